@@ -1,0 +1,124 @@
+"""ServiceApp: the lifecycle every gRPC service shares, so that services look alike.
+
+start: connect the bus in the background, serve gRPC at once (NOT_SERVING), initialise the store
+(indexes) as soon as Mongo answers, run background loops (outbox relay, consumers); readiness is
+SERVING only while every dependency answers. stop: NOT_SERVING, drain, stop loops, close clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from pymongo import IndexModel
+
+from rapport_platform.bus import Bus
+from rapport_platform.outbox import INDEXES as OUTBOX_INDEXES
+from rapport_platform.outbox import Outbox
+from rapport_platform.rpc import Check, GrpcServer, Servicer
+from rapport_platform.settings import GrpcServiceSettings
+from rapport_platform.store import Store
+
+log = logging.getLogger(__name__)
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class ServiceApp:
+    def __init__(
+        self,
+        name: str,
+        settings: GrpcServiceSettings,
+        *,
+        store: Store,
+        bus: Bus,
+        outbox: Outbox | None = None,
+        indexes: Mapping[str, Sequence[IndexModel]] | None = None,
+        checks: Mapping[str, Check] | None = None,
+        loops: Sequence[Loop] = (),
+        on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.outbox = outbox
+        self._indexes = {**OUTBOX_INDEXES, **(indexes or {})}
+        self._extra_checks = dict(checks or {})
+        self._loops = list(loops)
+        self._on_stop = list(on_stop)
+        self._initialised = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.server: GrpcServer | None = None
+
+    def serve(self, servicers: Sequence[Servicer]) -> GrpcServer:
+        self.server = GrpcServer(
+            host=self.settings.grpc_host,
+            port=self.settings.grpc_port,
+            servicers=servicers,
+            checks={
+                "store": self._check_store,
+                "bus": self.bus.check,
+                **self._extra_checks,
+            },
+            drain_seconds=self.settings.drain_seconds,
+        )
+        return self.server
+
+    async def _check_store(self) -> None:
+        await self.store.ping()
+        if not self._initialised.is_set():
+            raise ConnectionError("store not initialised yet")
+
+    async def _initialise(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self.store.ensure_indexes(self._indexes)
+                self._initialised.set()
+                return
+            except Exception as exc:  # Mongo not up yet: keep trying, stay NOT_SERVING
+                log.warning("store initialisation pending: %s", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def start(self) -> int:
+        if self.server is None:
+            raise RuntimeError("call serve() with the servicers first")
+        await self.bus.start()
+        port = await self.server.start()
+        self._tasks.append(asyncio.create_task(self._initialise(), name=f"{self.name}-init"))
+        loops = list(self._loops)
+        if self.outbox is not None:
+            loops.insert(0, self.outbox.run)
+        for loop in loops:
+            self._tasks.append(asyncio.create_task(self._after_init(loop), name=f"{self.name}-loop"))
+        log.info("%s listening on %s:%d", self.name, self.settings.grpc_host, port)
+        return port
+
+    async def _after_init(self, loop: Loop) -> None:
+        await self._initialised.wait()
+        await loop(self._stop)
+
+    async def stop(self, drain_seconds: float | None = None) -> None:
+        if self.server is not None:
+            await self.server.stop(drain_seconds)
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for hook in self._on_stop:
+            await hook()
+        await self.bus.close()
+        await self.store.close()
+
+    async def run(self) -> None:
+        """Serve until SIGTERM/SIGINT, then drain and stop (what __main__ calls)."""
+        await self.start()
+        assert self.server is not None
+        await self.server.run_until_signal()
+        await self.stop(drain_seconds=0)

@@ -1,0 +1,155 @@
+"""Auth: every service verifies the caller's access token itself, against identity's JWKS.
+
+Tokens are ES256 JWTs with a `kid`. The JWKS is cached and fetched again when a token names a kid
+the cache does not know (key rotation), at most once per `min_refresh_s`. Role and tenancy checks
+are one small API so that each service reads the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import jwt
+
+from rapport_platform.errors import PermissionDenied, Unauthenticated
+
+ISSUER = "rapport-identity"
+AUDIENCE = "rapport"
+ALGORITHM = "ES256"
+
+CLIENT = "client"
+THERAPIST = "therapist"
+CLINIC_ADMIN = "clinic_admin"
+ROLES = (CLIENT, THERAPIST, CLINIC_ADMIN)
+
+JwksFetcher = Callable[[], Awaitable[Sequence[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the verified token says. Ids only."""
+
+    user_id: str
+    role: str
+    clinic_id: str
+    mfa: bool
+    token: str
+
+    def require_role(self, *roles: str) -> Principal:
+        if self.role not in roles:
+            raise PermissionDenied(f"this action needs the role {' or '.join(roles)}")
+        return self
+
+    def require_clinic(self, clinic_id: str) -> Principal:
+        """Tenancy: a caller acts only inside their own clinic."""
+        if not clinic_id or self.clinic_id != clinic_id:
+            raise PermissionDenied("this resource belongs to another clinic")
+        return self
+
+    def require_self(self, user_id: str) -> Principal:
+        if self.user_id != user_id:
+            raise PermissionDenied("a caller may only act on their own account")
+        return self
+
+    def require_mfa(self) -> Principal:
+        if not self.mfa:
+            raise PermissionDenied("multi-factor authentication is required for this action")
+        return self
+
+
+class JwksCache:
+    def __init__(self, fetch: JwksFetcher, *, min_refresh_s: float = 5.0) -> None:
+        self._fetch = fetch
+        self._min_refresh = min_refresh_s
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    def load(self, keys: Iterable[dict[str, Any]]) -> None:
+        self._keys = {k["kid"]: jwt.PyJWK(k, algorithm=ALGORITHM) for k in keys}
+        self._fetched_at = time.monotonic()
+
+    async def key(self, kid: str) -> jwt.PyJWK | None:
+        if kid not in self._keys:
+            async with self._lock:
+                if kid not in self._keys and time.monotonic() - self._fetched_at >= self._min_refresh:
+                    self.load(await self._fetch())
+        return self._keys.get(kid)
+
+
+class TokenVerifier:
+    def __init__(
+        self, jwks: JwksCache, *, issuer: str = ISSUER, audience: str = AUDIENCE, leeway: int = 5
+    ) -> None:
+        self._jwks = jwks
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("malformed access token") from None
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise Unauthenticated("access token is not signed the way Rapport signs")
+        key = await self._jwks.key(kid)
+        if key is None:
+            raise Unauthenticated("access token signed by an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("access token expired") from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("access token is invalid") from None
+        if claims.get("typ") != "access" or claims.get("role") not in ROLES:
+            raise Unauthenticated("access token is invalid")
+        return Principal(
+            user_id=str(claims["sub"]),
+            role=str(claims["role"]),
+            clinic_id=str(claims.get("clinic_id") or ""),
+            mfa=bool(claims.get("mfa", False)),
+            token=token,
+        )
+
+    async def authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
+        """The caller of this RPC, from the `authorization: Bearer` metadata."""
+        return await self.verify(token_from_metadata(context.invocation_metadata() or ()))
+
+
+def token_from_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> str:
+    for key, value in metadata:
+        if key == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() == "bearer" and token:
+                return token.strip()
+    raise Unauthenticated("missing access token")
+
+
+def identity_jwks_fetcher(channel: grpc.aio.Channel) -> JwksFetcher:
+    """Fetch identity's JWKS over gRPC (the way every service other than identity does it)."""
+    from google.protobuf.json_format import MessageToDict
+    from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
+
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+
+    async def fetch() -> Sequence[dict[str, Any]]:
+        reply = await stub.GetJwks(identity_pb2.GetJwksRequest())
+        return [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]
+
+    return fetch

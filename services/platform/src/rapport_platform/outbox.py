@@ -1,0 +1,178 @@
+"""Transactional outbox and idempotent consumption.
+
+Producer side: `Outbox.add` writes the event record inside the caller's transaction, so the record
+exists if and only if the business write committed. A relay publishes pending records (with
+`Nats-Msg-Id` = event id, so a retried publish is dropped by JetStream), then marks them published.
+Records survive restarts and NATS outages: whatever is still pending is published later. Replicas
+share the work through a short lease on each record.
+
+Consumer side: `consume_once` records the event id in the same transaction as the effect, so a
+redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from opentelemetry.metrics import CallbackOptions, Observation
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from rapport_platform.bus import Bus
+from rapport_platform.store import Session, Store
+from rapport_platform.telemetry import inject, meter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+OUTBOX = "outbox"
+PROCESSED = "processed_events"
+_backlog: dict[str, int] = {}
+
+
+def _observe_backlog(_options: CallbackOptions) -> list[Observation]:
+    return [Observation(n, {"service": svc}) for svc, n in list(_backlog.items())]
+
+
+meter("rapport.outbox").create_observable_gauge(
+    "rapport.outbox.pending", callbacks=[_observe_backlog], description="events not yet published"
+)
+
+INDEXES = {
+    OUTBOX: [
+        IndexModel([("pending", ASCENDING), ("lease_until", ASCENDING), ("created_at", ASCENDING)]),
+        # Published records are kept a week for inspection, then the TTL sweep removes them.
+        IndexModel([("published_at", ASCENDING)], expireAfterSeconds=7 * 24 * 3600),
+    ],
+    PROCESSED: [IndexModel([("at", ASCENDING)], expireAfterSeconds=30 * 24 * 3600)],
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        *,
+        service: str,
+        poll_interval: float = 1.0,
+        lease_seconds: float = 15.0,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.service = service
+        self._poll = poll_interval
+        self._lease = timedelta(seconds=lease_seconds)
+        self._wake = asyncio.Event()
+        self.collection = store.db[OUTBOX]
+
+    async def add(
+        self, session: Session, subject: str, message: Message, *, event_id: str | None = None
+    ) -> str:
+        """Record an event in the caller's transaction. The current trace context is kept with it
+        so the eventual publish continues the same trace."""
+        event_id = event_id or str(uuid.uuid4())
+        now = _now()
+        await self.collection.insert_one(
+            {
+                "_id": event_id,
+                "subject": subject,
+                "schema": message.DESCRIPTOR.full_name,
+                "data": message.SerializeToString(),
+                "trace": inject({}),
+                "created_at": now,
+                "lease_until": now,
+                "pending": True,
+                "attempts": 0,
+            },
+            session=session,
+        )
+        return event_id
+
+    def wake(self) -> None:
+        """Tell the relay something committed; it publishes at once instead of at the next poll."""
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish every pending record whose lease is free. Stops at the first publish failure
+        (NATS is down) and releases that record for the next round."""
+        published = 0
+        while True:
+            now = _now()
+            record = await self.collection.find_one_and_update(
+                {"pending": True, "lease_until": {"$lte": now}},
+                {"$set": {"lease_until": now + self._lease}, "$inc": {"attempts": 1}},
+                sort=[("created_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if record is None:
+                break
+            try:
+                await self.bus.publish(
+                    record["subject"],
+                    bytes(record["data"]),
+                    event_id=record["_id"],
+                    occurred_at=record["created_at"],
+                    schema=record.get("schema"),
+                    parent=record.get("trace") or None,
+                )
+            except Exception as exc:
+                log.warning("outbox publish failed: %s; will retry", type(exc).__name__)
+                await self.collection.update_one(
+                    {"_id": record["_id"]}, {"$set": {"lease_until": now}}
+                )
+                break
+            await self.collection.update_one(
+                {"_id": record["_id"]},
+                {"$set": {"published_at": _now()}, "$unset": {"pending": "", "lease_until": ""}},
+            )
+            published += 1
+        _backlog[self.service] = await self.pending_count()
+        return published
+
+    async def pending_count(self) -> int:
+        return await self.collection.count_documents({"pending": True})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The relay loop: on wake-up or every poll interval, until stop is set."""
+        while not stop.is_set():
+            try:
+                await self.relay_once()
+            except Exception as exc:  # Mongo down: try again next round
+                log.warning("outbox relay round failed: %s", type(exc).__name__)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+
+async def consume_once(
+    store: Store, consumer: str, event_id: str, effect: Callable[[Session], Awaitable[T]]
+) -> tuple[bool, T | None]:
+    """Apply effect exactly once per (consumer, event id). Returns (applied, effect's result)."""
+    key = f"{consumer}:{event_id}"
+    processed = store.db[PROCESSED]
+
+    async def tx(session: Session) -> tuple[bool, T | None]:
+        if await processed.find_one({"_id": key}, session=session):
+            return False, None
+        await processed.insert_one({"_id": key, "at": _now()}, session=session)
+        return True, await effect(session)
+
+    try:
+        return await store.transaction(tx)
+    except DuplicateKeyError:
+        # A concurrent delivery of the same event won the race and committed first.
+        if await processed.find_one({"_id": key}):
+            return False, None
+        raise

@@ -1,0 +1,234 @@
+"""gRPC plumbing: the server bootstrap every service uses, and the client channel factory.
+
+Server: grpc.aio with grpc.health.v1 (NOT_SERVING until the dependencies answer, NOT_SERVING again
+on SIGTERM, then a graceful drain), reflection, OpenTelemetry, and domain errors mapped to status
+codes in one interceptor. Client: deadlines and retries on UNAVAILABLE from the service config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+
+from rapport_platform.errors import DomainError, dependency_errors
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[object]]
+"""A readiness probe: returns when the dependency answers, raises otherwise."""
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass(frozen=True)
+class Servicer:
+    """One gRPC service to mount: the generated add_*_to_server function and its implementation."""
+
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    implementation: Any
+    full_name: str  # e.g. "rapport.identity.v1.IdentityService"
+
+
+class _ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Domain errors become their status code; dependency outages become UNAVAILABLE; anything else
+    INTERNAL. Only the exception type and frames are logged: messages may carry PHI."""
+
+    def __init__(self) -> None:
+        self._outages = dependency_errors()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        method = handler_call_details.method
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                return await inner(request, context)
+            except DomainError as exc:
+                if exc.field:
+                    context.set_trailing_metadata((("rapport-field", exc.field),))
+                await context.abort(exc.code, exc.message)
+            except self._outages as exc:
+                log.warning("dependency unavailable in %s: %s", method, type(exc).__name__)
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "a dependency is unavailable")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, grpc.aio.AbortError):
+                    raise
+                log.error(
+                    "unhandled %s in %s\n%s",
+                    type(exc).__name__,
+                    method,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcServer:
+    """A service's gRPC server with health, reflection, telemetry and a graceful drain."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        servicers: Sequence[Servicer],
+        checks: Mapping[str, Check] | None = None,
+        drain_seconds: float = 10.0,
+        check_interval: float = 2.0,
+        check_timeout: float = 2.0,
+    ) -> None:
+        self._address = f"{host}:{port}"
+        self._servicers = list(servicers)
+        self._checks = dict(checks or {})
+        self._drain = drain_seconds
+        self._interval = check_interval
+        self._check_timeout = check_timeout
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(interceptors=[aio_server_interceptor(), _ErrorInterceptor()])
+        self.port = 0
+        self.serving = False
+        self._ready = asyncio.Event()
+        self._probe_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> int:
+        for s in self._servicers:
+            s.add_to_server(s.implementation, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [s.full_name for s in self._servicers]
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self.server,
+        )
+        await self._set(NOT_SERVING)
+        self.port = self.server.add_insecure_port(self._address)
+        await self.server.start()
+        self._probe_task = asyncio.create_task(self._probe_loop(), name="readiness-probe")
+        return self.port
+
+    async def _set(self, status: int) -> None:
+        self.serving = status == SERVING
+        for name in ["", *(s.full_name for s in self._servicers)]:
+            await self.health.set(name, status)
+
+    async def probe_once(self) -> bool:
+        """Run every check; SERVING only when all answer."""
+        failed = []
+        for name, check in self._checks.items():
+            try:
+                await asyncio.wait_for(check(), self._check_timeout)
+            except Exception as exc:  # any failure means not ready
+                failed.append(f"{name}: {type(exc).__name__}")
+        if self._stopping:
+            return False
+        ok = not failed
+        if ok != self.serving:
+            log.info("health %s%s", "SERVING" if ok else "NOT_SERVING", f" ({failed})" * bool(failed))
+        await self._set(SERVING if ok else NOT_SERVING)
+        if ok:
+            self._ready.set()
+        return ok
+
+    async def _probe_loop(self) -> None:
+        while not self._stopping:
+            await self.probe_once()
+            await asyncio.sleep(self._interval)
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self, drain_seconds: float | None = None) -> None:
+        """NOT_SERVING first so load balancers stop sending, then let in-flight calls finish."""
+        if self._stopping:
+            return
+        self._stopping = True
+        await self.health.enter_graceful_shutdown()
+        self.serving = False
+        if self._probe_task:
+            self._probe_task.cancel()
+        drain = self._drain if drain_seconds is None else drain_seconds
+        await self.server.stop(grace=drain)
+
+    async def run_until_signal(self) -> None:
+        """Serve until SIGTERM or SIGINT, then drain."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("signal received: draining for %.1fs", self._drain)
+        await self.stop()
+
+
+def _service_config(timeout_s: float, attempts: int) -> str:
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{}],
+                    "timeout": f"{timeout_s:.3f}s",
+                    "retryPolicy": {
+                        "maxAttempts": attempts,
+                        "initialBackoff": "0.1s",
+                        "maxBackoff": "1s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+def client_channel(target: str, *, timeout_s: float = 5.0, attempts: int = 3) -> grpc.aio.Channel:
+    """A channel whose calls carry a default deadline and retry UNAVAILABLE with backoff."""
+    return grpc.aio.insecure_channel(
+        target,
+        options=[
+            ("grpc.service_config", _service_config(timeout_s, attempts)),
+            ("grpc.enable_retries", 1),
+        ],
+        interceptors=aio_client_interceptors(),
+    )
+
+
+async def check_health(channel: grpc.aio.Channel, service: str = "", timeout: float = 2.0) -> bool:
+    """True when the peer reports SERVING."""
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+    except grpc.aio.AioRpcError:
+        return False
+    return bool(reply.status == SERVING)
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata forwarding the caller's access token."""
+    return (("authorization", f"Bearer {token}"),)

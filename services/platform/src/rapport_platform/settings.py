@@ -1,0 +1,55 @@
+"""Settings: pydantic-settings from environment variables only (12-factor), failing fast."""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class BaseServiceSettings(BaseSettings):
+    """What every Rapport process reads. Subclasses set `env_prefix` to `RAPPORT_<NAME>_`."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    drain_seconds: float = Field(10.0, ge=0, le=300, description="graceful drain after SIGTERM")
+
+
+class GrpcServiceSettings(BaseServiceSettings):
+    """A gRPC service with its own database and the bus."""
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(ge=1, le=65535)
+    mongo_uri: str = "mongodb://127.0.0.1:27018/?directConnection=true"
+    mongo_db: str
+    nats_url: str = "nats://127.0.0.1:14222"
+    identity_addr: str = Field("127.0.0.1:50051", description="where the JWKS comes from")
+
+
+class VaultSettings(BaseSettings):
+    """Mixin for services that hold keys in Vault (identity, notes-vault)."""
+
+    vault_addr: str = "http://127.0.0.1:18200"
+    vault_auth: Literal["token", "kubernetes"] = "token"
+    vault_token: str = Field("", repr=False)
+    vault_role: str = ""
+    vault_transit_mount: str = "transit"
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings or exit at once with a message naming each bad variable (never a traceback)."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        lines = [f"invalid configuration for {cls.__name__}:"]
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {prefix}{field.upper()}: {err['msg']}")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,86 @@
+"""Store: PyMongo's async API (AsyncMongoClient), a bounded transaction helper, indexes at start.
+
+Motor reached end of life on 2026-05-14; PyMongo's async API is its successor with the same shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+T = TypeVar("T")
+Session = AsyncClientSession
+
+
+class Store:
+    """One service's own database."""
+
+    def __init__(self, uri: str, db_name: str, *, timeout_ms: int = 3000) -> None:
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            uri,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            tz_aware=True,
+            uuidRepresentation="standard",
+        )
+        self.db: AsyncDatabase[dict[str, Any]] = self.client[db_name]
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:
+        """Create each collection's indexes (idempotent), at service start."""
+        for collection, models in indexes.items():
+            if models:
+                await self.db[collection].create_indexes(list(models))
+
+    async def transaction(
+        self, fn: Callable[[Session], Awaitable[T]], *, attempts: int = 10
+    ) -> T:
+        """Run fn inside one transaction; retry the whole of it on TransientTransactionError
+        (write conflicts, elections) and the commit on UnknownTransactionCommitResult, a bounded
+        number of times. fn must do all its writes through the session it is given."""
+        for attempt in range(1, attempts + 1):
+            async with self.client.start_session() as session:
+                try:
+                    await session.start_transaction(
+                        read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+                    )
+                    result = await fn(session)
+                    await _commit(session, attempts)
+                    return result
+                except PyMongoError as exc:
+                    if session.in_transaction:
+                        await session.abort_transaction()
+                    if attempt < attempts and exc.has_error_label("TransientTransactionError"):
+                        await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 7)))
+                        continue
+                    raise
+                except BaseException:
+                    if session.in_transaction:
+                        await session.abort_transaction()
+                    raise
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def _commit(session: Session, attempts: int) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            await session.commit_transaction()
+            return
+        except PyMongoError as exc:
+            if attempt < attempts and exc.has_error_label("UnknownTransactionCommitResult"):
+                continue
+            raise

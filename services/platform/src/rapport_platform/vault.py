@@ -1,0 +1,55 @@
+"""Vault (OpenBao locally, HashiCorp Vault in Kubernetes) through hvac.
+
+hvac is synchronous; calls run in a worker thread so the event loop never blocks. Token auth
+locally, Kubernetes auth in a cluster. Each call is timed in `rapport.vault.request.duration`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import hvac
+
+from rapport_platform.settings import VaultSettings
+from rapport_platform.telemetry import meter
+
+T = TypeVar("T")
+SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+_duration = meter("rapport.vault").create_histogram(
+    "rapport.vault.request.duration", unit="s", description="Vault request latency"
+)
+
+
+class Vault:
+    def __init__(self, settings: VaultSettings, *, timeout: float = 5.0) -> None:
+        self.mount = settings.vault_transit_mount
+        self.client = hvac.Client(url=settings.vault_addr, timeout=timeout)
+        self._settings = settings
+        if settings.vault_auth == "token":
+            self.client.token = settings.vault_token
+
+    async def login(self) -> None:
+        if self._settings.vault_auth == "kubernetes":
+            jwt = SA_TOKEN.read_text()
+            await self.call(
+                "login",
+                lambda c: c.auth.kubernetes.login(role=self._settings.vault_role, jwt=jwt),
+            )
+
+    async def call(self, operation: str, fn: Callable[[hvac.Client], T]) -> T:
+        """Run fn(client) off the event loop, timing it under `operation` (never a key's data)."""
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(fn, self.client)
+        finally:
+            _duration.record(time.perf_counter() - started, {"operation": operation})
+
+    async def check(self) -> None:
+        """Readiness: Vault answers, is unsealed, and our token is valid."""
+        if await self.call("seal_status", lambda c: c.sys.is_sealed()):
+            raise ConnectionError("vault is sealed")
+        await self.call("lookup_self", lambda c: c.auth.token.lookup_self())

@@ -1,0 +1,214 @@
+"""Bus and outbox against a real nats-server and SecantusDB."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from conftest import Deps, unique_db
+from rapport.events.v1 import envelope_pb2, identity_pb2
+from rapport_platform.bus import Bus, Consumer, Event
+from rapport_platform.outbox import INDEXES, Outbox, consume_once
+from rapport_platform.store import Store
+
+
+async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0, max_deliver=5):
+    """Run a consumer that fails its first `fail_times` deliveries; returns (events, stop)."""
+    seen: list[Event] = []
+    stop = asyncio.Event()
+
+    async def handler(event: Event) -> None:
+        seen.append(event)
+        if len(seen) <= fail_times:
+            raise RuntimeError("boom")
+
+    consumer = Consumer(
+        bus, durable=durable, subject=subject, handler=handler, max_deliver=max_deliver,
+        backoff=(0.05,), fetch_timeout=0.2,
+    )
+    task = asyncio.create_task(consumer.run(stop))
+    return seen, stop, task
+
+
+async def _until(pred, timeout=15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not pred():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def bus(deps: Deps):
+    b = Bus(deps.nats_url, source="rapport/test")
+    await b.start()
+    await b.wait_connected()
+    yield b
+    await b.close()
+
+
+@pytest.fixture
+async def store(deps: Deps):
+    s = Store(deps.mongo_uri, unique_db("platform"))
+    await s.ensure_indexes(INDEXES)
+    yield s
+    await s.close()
+
+
+async def test_publish_carries_cloudevents_headers_and_consumer_joins_the_trace(bus, telemetry):
+    domain = f"t{uuid.uuid4().hex[:8]}"
+    subject = f"rapport.{domain}.user_registered"
+    seen, stop, task = await _collect(bus, subject, "reader")
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("request") as root:
+        event_id = await bus.publish(subject, identity_pb2.UserRegistered(user_id="u1"))
+    await _until(lambda: len(seen) == 1)
+    stop.set()
+    await task
+    event = seen[0]
+    assert event.id == event_id and event.headers["Nats-Msg-Id"] == event_id
+    assert event.headers["ce-type"] == subject
+    assert event.headers["ce-source"] == "rapport/test"
+    assert event.headers["ce-specversion"] == "1.0"
+    assert event.headers["ce-dataschema"] == "rapport.events.v1.UserRegistered"
+    assert event.parse(identity_pb2.UserRegistered).user_id == "u1"
+    trace_id = root.get_span_context().trace_id
+    consumer_spans = [
+        s for s in telemetry.finished(f"{subject} process") if s.kind == SpanKind.CONSUMER
+    ]
+    producer = telemetry.finished(f"{subject} publish")[0]
+    assert consumer_spans[0].context.trace_id == trace_id
+    assert consumer_spans[0].parent.span_id == producer.context.span_id
+
+
+async def test_duplicate_publish_is_dropped_by_jetstream(bus):
+    subject = f"rapport.d{uuid.uuid4().hex[:8]}.thing"
+    seen, stop, task = await _collect(bus, subject, "reader")
+    await bus.publish(subject, b"x", event_id="same")
+    await bus.publish(subject, b"x", event_id="same")
+    await bus.publish(subject, b"y", event_id="other")
+    await _until(lambda: len(seen) == 2)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert [e.id for e in seen] == ["same", "other"]
+
+
+async def test_failed_message_is_redelivered_then_acked(bus):
+    subject = f"rapport.r{uuid.uuid4().hex[:8]}.thing"
+    seen, stop, task = await _collect(bus, subject, "flaky", fail_times=2)
+    await bus.publish(subject, b"x")
+    await _until(lambda: len(seen) == 3)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await task
+    assert [e.deliveries for e in seen] == [1, 2, 3]
+
+
+async def test_poison_message_goes_to_the_dead_letter_subject(bus):
+    domain = f"p{uuid.uuid4().hex[:8]}"
+    subject = f"rapport.{domain}.thing"
+    seen, stop, task = await _collect(bus, subject, "picky", fail_times=99, max_deliver=3)
+    dlq_seen, dlq_stop, dlq_task = await _collect(
+        bus, f"rapport.dlq.RAPPORT_{domain.upper()}.picky", f"dlq{domain}"
+    )
+    event_id = await bus.publish(subject, b"poison")
+    await _until(lambda: len(dlq_seen) == 1)
+    await asyncio.sleep(0.3)
+    for s in (stop, dlq_stop):
+        s.set()
+    await asyncio.gather(task, dlq_task)
+    assert len(seen) == 3  # delivered max_deliver times, then given up
+    dead = dlq_seen[0].parse(envelope_pb2.DeadLetter)
+    assert dead.original_subject == subject and dead.deliveries == 3
+    assert dead.data == b"poison" and dead.error_type == "RuntimeError"
+    assert dlq_seen[0].headers["ce-id"] == event_id
+
+
+async def test_outbox_record_commits_with_the_write_and_not_without(store, bus):
+    outbox = Outbox(store, bus, service="test")
+    subject = f"rapport.o{uuid.uuid4().hex[:8]}.thing"
+
+    async def write(session):
+        await store.db.things.insert_one({"_id": "a"}, session=session)
+        await outbox.add(session, subject, identity_pb2.UserRegistered(user_id="a"))
+
+    await store.transaction(write)
+
+    async def failing(session):
+        await store.db.things.insert_one({"_id": "b"}, session=session)
+        await outbox.add(session, subject, identity_pb2.UserRegistered(user_id="b"))
+        raise ValueError("domain rule broken after the writes")
+
+    with pytest.raises(ValueError):
+        await store.transaction(failing)
+    assert await store.db.things.count_documents({}) == 1
+    assert await outbox.pending_count() == 1
+
+
+async def test_outbox_relay_publishes_what_is_pending_after_a_nats_outage(deps, store):
+    bus = Bus(deps.nats_url, source="rapport/test")
+    await bus.start()
+    await bus.wait_connected()
+    outbox = Outbox(store, bus, service="test")
+    subject = f"rapport.n{uuid.uuid4().hex[:8]}.thing"
+    await bus.ensure_domain_stream(subject.split(".")[1])
+    deps.nats.kill()
+    try:
+        for i in range(3):
+            await store.transaction(
+                lambda s, i=i: outbox.add(s, subject, identity_pb2.UserRegistered(user_id=f"u{i}"))
+            )
+        assert await outbox.relay_once() == 0  # NATS is down: nothing lost, all still pending
+        assert await outbox.pending_count() == 3
+    finally:
+        deps.nats.restart()
+    await bus.wait_connected()
+    await _until(lambda: bus.nc.is_connected)
+    # A fresh relay (as after a service restart) finds the records and publishes them.
+    relay = Outbox(store, bus, service="test")
+    published = 0
+    for _ in range(50):
+        published += await relay.relay_once()
+        if published == 3:
+            break
+        await asyncio.sleep(0.2)
+    assert published == 3 and await relay.pending_count() == 0
+    seen, stop, task = await _collect(bus, subject, "after-outage")
+    await _until(lambda: len(seen) == 3)
+    stop.set()
+    await task
+    assert sorted(e.parse(identity_pb2.UserRegistered).user_id for e in seen) == ["u0", "u1", "u2"]
+    await bus.close()
+
+
+async def test_redelivered_event_changes_nothing(store):
+    async def effect(session):
+        await store.db.counters.update_one(
+            {"_id": "c"}, {"$inc": {"n": 1}}, upsert=True, session=session
+        )
+        return "done"
+
+    first = await consume_once(store, "billing", "evt-1", effect)
+    again = await consume_once(store, "billing", "evt-1", effect)
+    other = await consume_once(store, "billing", "evt-2", effect)
+    assert first == (True, "done") and again == (False, None) and other == (True, "done")
+    assert (await store.db.counters.find_one({"_id": "c"}))["n"] == 2
+
+
+async def test_transaction_retries_write_conflicts(store):
+    await store.db.counters.insert_one({"_id": "x", "n": 0})
+
+    async def bump(session):
+        doc = await store.db.counters.find_one({"_id": "x"}, session=session)
+        await asyncio.sleep(0)  # let the other transactions interleave
+        await store.db.counters.update_one(
+            {"_id": "x"}, {"$set": {"n": doc["n"] + 1}}, session=session
+        )
+
+    await asyncio.gather(*(store.transaction(bump) for _ in range(10)))
+    assert (await store.db.counters.find_one({"_id": "x"}))["n"] == 10
