@@ -61,3 +61,86 @@ def deps(tmp_path_factory: pytest.TempPathFactory, telemetry: Capture) -> Iterat
 def unique_db(prefix: str) -> str:
     """A database name per test, so tests sharing one server never see each other's records."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+# --- services, started in this process on free ports, against the real dependencies ---------
+
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+
+import uvicorn  # noqa: E402
+
+from rapport_gateway.app import create_app  # noqa: E402
+from rapport_gateway.settings import GatewaySettings  # noqa: E402
+from rapport_identity.__main__ import create as create_identity  # noqa: E402
+from rapport_identity.settings import IdentitySettings  # noqa: E402
+from rapport_platform.app import ServiceApp  # noqa: E402
+
+
+def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
+    values: dict[str, object] = {
+        "grpc_port": procs.free_port(),
+        "mongo_uri": deps.mongo_uri,
+        "mongo_db": unique_db("identity"),
+        "nats_url": deps.nats_url,
+        "vault_addr": deps.vault_addr,
+        "vault_token": deps.vault_tokens["identity"],
+        "drain_seconds": 0.5,
+    }
+    values.update(overrides)
+    return IdentitySettings(**values)  # type: ignore[arg-type]
+
+
+async def start_service(app: ServiceApp) -> ServiceApp:
+    await app.start()
+    assert app.server is not None
+    await app.server.wait_ready()
+    return app
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.url = f"http://127.0.0.1:{settings.http_port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None,
+            access_log=False, lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Gateway:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self._task:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+@dataclass
+class Stack:
+    deps: Deps
+    identity: ServiceApp
+    identity_addr: str
+    gateway: Gateway
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+
+@pytest.fixture(scope="session")
+async def stack(deps: Deps):
+    identity = await start_service(create_identity(identity_settings(deps)))
+    addr = f"127.0.0.1:{identity.server.port}"  # type: ignore[union-attr]
+    settings = GatewaySettings(http_port=procs.free_port(), identity_addr=addr)
+    async with Gateway(settings) as gateway:
+        yield Stack(deps=deps, identity=identity, identity_addr=addr, gateway=gateway)
+    await identity.stop(0)

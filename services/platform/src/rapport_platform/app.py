@@ -37,6 +37,7 @@ class ServiceApp:
         indexes: Mapping[str, Sequence[IndexModel]] | None = None,
         checks: Mapping[str, Check] | None = None,
         loops: Sequence[Loop] = (),
+        on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.name = name
@@ -47,6 +48,7 @@ class ServiceApp:
         self._indexes = {**OUTBOX_INDEXES, **(indexes or {})}
         self._extra_checks = dict(checks or {})
         self._loops = list(loops)
+        self._on_start = list(on_start)
         self._on_stop = list(on_stop)
         self._initialised = asyncio.Event()
         self._stop = asyncio.Event()
@@ -73,10 +75,13 @@ class ServiceApp:
             raise ConnectionError("store not initialised yet")
 
     async def _initialise(self) -> None:
+        """Indexes and start hooks (e.g. Vault login), retried until the dependencies answer."""
         delay = 0.2
         while True:
             try:
                 await self.store.ensure_indexes(self._indexes)
+                for hook in self._on_start:
+                    await hook()
                 self._initialised.set()
                 return
             except Exception as exc:  # Mongo not up yet: keep trying, stay NOT_SERVING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound=BaseSettings)
@@ -40,6 +40,14 @@ class VaultSettings(BaseSettings):
     vault_role: str = ""
     vault_transit_mount: str = "transit"
 
+    @model_validator(mode="after")
+    def _credentials_present(self) -> VaultSettings:
+        if self.vault_auth == "token" and not self.vault_token:
+            raise ValueError("vault_token is required when vault_auth is token")
+        if self.vault_auth == "kubernetes" and not self.vault_role:
+            raise ValueError("vault_role is required when vault_auth is kubernetes")
+        return self
+
 
 def load_settings(cls: type[S]) -> S:
     """Read settings or exit at once with a message naming each bad variable (never a traceback)."""
@@ -50,6 +58,7 @@ def load_settings(cls: type[S]) -> S:
         lines = [f"invalid configuration for {cls.__name__}:"]
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {prefix}{field.upper()}: {err['msg']}")
+            name = f"{prefix}{field.upper()}" if field else prefix.rstrip("_") or cls.__name__
+            lines.append(f"  {name}: {err['msg']}")
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
