@@ -188,23 +188,16 @@ class GrpcServer:
 
 
 def _service_config(timeout_s: float, attempts: int) -> str:
-    return json.dumps(
-        {
-            "methodConfig": [
-                {
-                    "name": [{}],
-                    "timeout": f"{timeout_s:.3f}s",
-                    "retryPolicy": {
-                        "maxAttempts": attempts,
-                        "initialBackoff": "0.1s",
-                        "maxBackoff": "1s",
-                        "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"],
-                    },
-                }
-            ]
+    method: dict[str, Any] = {"name": [{}], "timeout": f"{timeout_s:.3f}s"}
+    if attempts > 1:  # gRPC rejects a retry policy of fewer than two attempts
+        method["retryPolicy"] = {
+            "maxAttempts": attempts,
+            "initialBackoff": "0.1s",
+            "maxBackoff": "1s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
         }
-    )
+    return json.dumps({"methodConfig": [method]})
 
 
 def client_channel(target: str, *, timeout_s: float = 5.0, attempts: int = 3) -> grpc.aio.Channel:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -61,7 +61,10 @@ class Store:
                 except PyMongoError as exc:
                     if session.in_transaction:
                         await session.abort_transaction()
-                    if attempt < attempts and exc.has_error_label("TransientTransactionError"):
+                    # Conflicts are worth many retries; an unreachable server is not (the caller
+                    # gets UNAVAILABLE at once rather than after its deadline).
+                    limit = 2 if isinstance(exc, ConnectionFailure) else attempts
+                    if attempt < limit and exc.has_error_label("TransientTransactionError"):
                         await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 7)))
                         continue
                     raise

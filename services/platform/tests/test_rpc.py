@@ -1,0 +1,158 @@
+"""gRPC server bootstrap: health transitions, graceful drain, error mapping, client retries."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from pymongo.errors import ServerSelectionTimeoutError
+
+from rapport.identity.v1 import identity_pb2 as pb
+from rapport.identity.v1 import identity_pb2_grpc
+from rapport_local.procs import free_port
+from rapport_platform import errors
+from rapport_platform.rpc import GrpcServer, Servicer, check_health, client_channel
+
+FULL_NAME = "rapport.identity.v1.IdentityService"
+
+
+class Scripted(identity_pb2_grpc.IdentityServiceServicer):
+    """A servicer whose behaviour each test scripts (it stands in for a domain, not a dependency)."""
+
+    def __init__(self) -> None:
+        self.raise_next: list[BaseException] = []
+        self.calls = 0
+        self.release = asyncio.Event()
+
+    async def Register(self, request, context):
+        self.calls += 1
+        if self.raise_next:
+            raise self.raise_next.pop(0)
+        return pb.RegisterResponse(user_id="u1")
+
+    async def GetMe(self, request, context):
+        await self.release.wait()  # an in-flight call, to prove the drain
+        return pb.GetMeResponse()
+
+
+class Dependency:
+    def __init__(self) -> None:
+        self.up = False
+
+    async def check(self) -> None:
+        if not self.up:
+            raise ConnectionError("down")
+
+
+async def _status(channel, service=""):
+    stub = health_pb2_grpc.HealthStub(channel)
+    return (await stub.Check(health_pb2.HealthCheckRequest(service=service))).status
+
+
+@pytest.fixture
+async def served():
+    impl, dep = Scripted(), Dependency()
+    server = GrpcServer(
+        host="127.0.0.1", port=free_port(),
+        servicers=[Servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server, impl, FULL_NAME)],
+        checks={"db": dep.check}, drain_seconds=5, check_interval=3600,
+    )
+    port = await server.start()
+    channel = client_channel(f"127.0.0.1:{port}", timeout_s=5)
+    channel.rapport_target = f"127.0.0.1:{port}"
+    yield server, impl, dep, channel
+    await channel.close()
+    await server.stop(0)
+
+
+async def test_health_follows_dependencies_then_shutdown(served):
+    server, _, dep, channel = served
+    NOT, OK = health_pb2.HealthCheckResponse.NOT_SERVING, health_pb2.HealthCheckResponse.SERVING
+    assert await _status(channel) == NOT and await _status(channel, FULL_NAME) == NOT
+    dep.up = True
+    assert await server.probe_once()
+    assert await _status(channel) == OK and await _status(channel, FULL_NAME) == OK
+    dep.up = False
+    await server.probe_once()
+    assert await _status(channel) == NOT
+    dep.up = True
+    await server.probe_once()
+    assert await check_health(channel)
+    stop = asyncio.create_task(server.stop())
+    await asyncio.sleep(0.1)
+    # Once stopping, NOT_SERVING and it stays so even if the dependencies still answer.
+    assert server.serving is False
+    await server.probe_once()
+    assert server.serving is False
+    await stop
+
+
+async def test_in_flight_call_finishes_during_the_drain(served):
+    server, impl, dep, channel = served
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    call = asyncio.ensure_future(stub.GetMe(pb.GetMeRequest(), timeout=10))
+    await asyncio.sleep(0.2)
+    stopping = asyncio.create_task(server.stop())
+    await asyncio.sleep(0.2)
+    impl.release.set()
+    await call  # completed, not cut off
+    await stopping
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (errors.InvalidArgument("bad", field="email"), grpc.StatusCode.INVALID_ARGUMENT),
+        (errors.NotFound("gone"), grpc.StatusCode.NOT_FOUND),
+        (errors.AlreadyExists("dup"), grpc.StatusCode.ALREADY_EXISTS),
+        (errors.PermissionDenied("no"), grpc.StatusCode.PERMISSION_DENIED),
+        (errors.Unauthenticated("who"), grpc.StatusCode.UNAUTHENTICATED),
+        (errors.FailedPrecondition("not now"), grpc.StatusCode.FAILED_PRECONDITION),
+        (ServerSelectionTimeoutError("mongo down"), grpc.StatusCode.UNAVAILABLE),
+        (KeyError("secret@example.org"), grpc.StatusCode.INTERNAL),
+    ],
+)
+async def test_errors_map_to_status_codes(served, error, code):
+    _, impl, _, channel = served
+    # attempts=1: UNAVAILABLE would otherwise be retried by the channel.
+    one_shot = client_channel(channel.rapport_target, attempts=1)
+    impl.raise_next = [error]
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await identity_pb2_grpc.IdentityServiceStub(one_shot).Register(pb.RegisterRequest())
+    await one_shot.close()
+    assert info.value.code() == code
+    assert "secret@example.org" not in (info.value.details() or "")
+    if isinstance(error, errors.InvalidArgument):
+        assert ("rapport-field", "email") in tuple(info.value.trailing_metadata())
+
+
+async def test_client_retries_unavailable(served):
+    _, impl, _, channel = served
+    impl.raise_next = [errors.Unavailable("blip"), errors.Unavailable("blip")]
+    reply = await identity_pb2_grpc.IdentityServiceStub(channel).Register(pb.RegisterRequest())
+    assert reply.user_id == "u1" and impl.calls == 3
+
+
+async def test_client_deadline(served):
+    _, _, _, channel = served
+    short = client_channel(channel.rapport_target, timeout_s=0.2)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await identity_pb2_grpc.IdentityServiceStub(short).GetMe(pb.GetMeRequest())
+    await short.close()
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+async def test_reflection_lists_the_service(served):
+    _, _, _, channel = served
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+    async def requests():
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    async for reply in stub.ServerReflectionInfo(requests()):
+        names = {s.name for s in reply.list_services_response.service}
+        break
+    assert FULL_NAME in names and "grpc.health.v1.Health" in names
