@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from rapport_local import procs, vault_bootstrap
 from rapport_platform.telemetry import Capture, capture_in_memory
 
@@ -69,7 +68,6 @@ import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 
 import uvicorn  # noqa: E402
-
 from rapport_gateway.app import create_app  # noqa: E402
 from rapport_gateway.settings import GatewaySettings  # noqa: E402
 from rapport_identity.__main__ import create as create_identity  # noqa: E402
@@ -103,8 +101,12 @@ class Gateway:
         self.settings = settings
         self.url = f"http://127.0.0.1:{settings.http_port}"
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=settings.http_port, log_config=None,
-            access_log=False, lifespan="on",
+            create_app(settings),
+            host="127.0.0.1",
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None

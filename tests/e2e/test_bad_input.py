@@ -38,16 +38,22 @@ def assert_problem(r: httpx.Response, status: int) -> dict:
 
 
 def register_body(**overrides) -> dict:
-    body = {"email": email(), "password": PASSWORD, "role": "client",
-            "display_name": "Alex", "jurisdiction": "GB-ENG"}
+    body = {
+        "email": email(),
+        "password": PASSWORD,
+        "role": "client",
+        "display_name": "Alex",
+        "jurisdiction": "GB-ENG",
+    }
     body.update(overrides)
     return body
 
 
 async def test_malformed_json_is_400(http, users):
     before = await users.count_documents({})
-    r = await http.post("/v1/auth/register", content=b'{"email": ',
-                        headers={"content-type": "application/json"})
+    r = await http.post(
+        "/v1/auth/register", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
     assert_problem(r, 400)
     assert await users.count_documents({}) == before
 
@@ -60,7 +66,9 @@ async def test_missing_and_unknown_fields_are_422_without_echoing_values(http, u
     assert {"field": "password", "problem": "Field required"} in problem["errors"]
     assert body["email"] not in str(problem)
     assert_problem(await http.post("/v1/auth/register", json=register_body(is_admin=True)), 422)
-    assert_problem(await http.post("/v1/auth/register", json=register_body(role="clinic_admin")), 422)
+    assert_problem(
+        await http.post("/v1/auth/register", json=register_body(role="clinic_admin")), 422
+    )
     assert await users.count_documents({}) == before
 
 

@@ -1,4 +1,4 @@
-"""Dependency outages: 503 with Retry-After at the edge, NOT_SERVING inside, nothing half-written."""
+"""Dependency outages: 503 with Retry-After, NOT_SERVING inside, nothing half-written."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import uuid
 import grpc
 import httpx
 import pytest
-
-from conftest import Gateway, identity_settings, start_service
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport_gateway.settings import GatewaySettings
@@ -16,11 +14,14 @@ from rapport_identity.__main__ import create as create_identity
 from rapport_local import procs
 from rapport_platform.rpc import client_channel
 
+from conftest import Gateway, identity_settings, start_service
+
 
 async def test_gateway_answers_503_and_not_ready_when_identity_is_down():
     dead = f"127.0.0.1:{procs.free_port()}"
-    settings = GatewaySettings(http_port=procs.free_port(), identity_addr=dead,
-                               rpc_timeout_seconds=1)
+    settings = GatewaySettings(
+        http_port=procs.free_port(), identity_addr=dead, rpc_timeout_seconds=1
+    )
     async with Gateway(settings) as gw, httpx.AsyncClient(base_url=gw.url) as http:
         assert (await http.get("/healthz")).status_code == 200
         ready = await http.get("/readyz")
@@ -32,8 +33,9 @@ async def test_gateway_answers_503_and_not_ready_when_identity_is_down():
 
 
 async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, tmp_path):
-    mongo = procs.start_secantus(procs.free_port(), str(tmp_path / "db"),
-                                 log_path=tmp_path / "mongo.log")
+    mongo = procs.start_secantus(
+        procs.free_port(), str(tmp_path / "db"), log_path=tmp_path / "mongo.log"
+    )
     settings = identity_settings(deps, mongo_uri=mongo.url)
     app = await start_service(create_identity(settings))
     channel = client_channel(f"127.0.0.1:{app.server.port}", attempts=1, timeout_s=10)
@@ -42,9 +44,15 @@ async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, t
         mongo.kill()
         assert not await app.server.probe_once()
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.Register(pb.RegisterRequest(
-                email=f"x{uuid.uuid4().hex[:6]}@example.org", password="long enough pass",
-                role=pb.ROLE_CLIENT, display_name="X", jurisdiction="US-NY"))
+            await stub.Register(
+                pb.RegisterRequest(
+                    email=f"x{uuid.uuid4().hex[:6]}@example.org",
+                    password="long enough pass",
+                    role=pb.ROLE_CLIENT,
+                    display_name="X",
+                    jurisdiction="US-NY",
+                )
+            )
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         mongo.restart()
         for _ in range(50):
@@ -64,16 +72,26 @@ async def test_identity_not_serving_while_vault_is_down(deps, tmp_path):
     root = "root-" + uuid.uuid4().hex
     vault = procs.start_bao_dev(procs.free_port(), root, log_path=tmp_path / "bao.log")
     from rapport_local import vault_bootstrap
+
     tokens = vault_bootstrap.bootstrap(vault.url, root)
-    app = await start_service(create_identity(
-        identity_settings(deps, vault_addr=vault.url, vault_token=tokens["identity"])))
+    app = await start_service(
+        create_identity(
+            identity_settings(deps, vault_addr=vault.url, vault_token=tokens["identity"])
+        )
+    )
     channel = client_channel(f"127.0.0.1:{app.server.port}", attempts=1, timeout_s=15)
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     try:
         email = f"v{uuid.uuid4().hex[:6]}@example.org"
-        await stub.Register(pb.RegisterRequest(email=email, password="long enough pass",
-                                               role=pb.ROLE_CLIENT, display_name="V",
-                                               jurisdiction="US-NY"))
+        await stub.Register(
+            pb.RegisterRequest(
+                email=email,
+                password="long enough pass",
+                role=pb.ROLE_CLIENT,
+                display_name="V",
+                jurisdiction="US-NY",
+            )
+        )
         vault.kill()
         assert not await app.server.probe_once()
         with pytest.raises(grpc.aio.AioRpcError) as info:

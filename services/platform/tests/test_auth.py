@@ -8,7 +8,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-
 from rapport_platform.auth import (
     AUDIENCE,
     ISSUER,
@@ -39,8 +38,18 @@ class Keys:
 
     def token(self, kid: str, key: str | None = None, **claims) -> str:
         now = int(time.time())
-        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u1", "typ": "access", "role": "therapist",
-                "clinic_id": "c1", "mfa": True, "iat": now, "exp": now + 60, **claims}
+        body = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "u1",
+            "typ": "access",
+            "role": "therapist",
+            "clinic_id": "c1",
+            "mfa": True,
+            "iat": now,
+            "exp": now + 60,
+            **claims,
+        }
         return jwt.encode(body, self.private[key or kid], algorithm="ES256", headers={"kid": kid})
 
 
@@ -65,7 +74,7 @@ async def test_expired_token_is_refused(keys):
 
 async def test_tampered_token_is_refused(keys):
     verifier = TokenVerifier(JwksCache(keys.fetch))
-    header, payload, sig = keys.token("k1").split(".")
+    header, _payload, sig = keys.token("k1").split(".")
     forged = jwt.utils.base64url_encode(b'{"sub":"admin","role":"clinic_admin"}').decode()
     with pytest.raises(Unauthenticated):
         await verifier.verify(f"{header}.{forged}.{sig}")

@@ -8,12 +8,12 @@ import uuid
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-
-from conftest import Deps, unique_db
 from rapport.events.v1 import envelope_pb2, identity_pb2
 from rapport_platform.bus import Bus, Consumer, Event
 from rapport_platform.outbox import INDEXES, Outbox, consume_once
 from rapport_platform.store import Store
+
+from conftest import Deps, unique_db
 
 
 async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0, max_deliver=5):
@@ -27,8 +27,13 @@ async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0,
             raise RuntimeError("boom")
 
     consumer = Consumer(
-        bus, durable=durable, subject=subject, handler=handler, max_deliver=max_deliver,
-        backoff=(0.05,), fetch_timeout=0.2,
+        bus,
+        durable=durable,
+        subject=subject,
+        handler=handler,
+        max_deliver=max_deliver,
+        backoff=(0.05,),
+        fetch_timeout=0.2,
     )
     task = asyncio.create_task(consumer.run(stop))
     return seen, stop, task

@@ -9,7 +9,6 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from pymongo.errors import ServerSelectionTimeoutError
-
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport_local.procs import free_port
@@ -20,7 +19,7 @@ FULL_NAME = "rapport.identity.v1.IdentityService"
 
 
 class Scripted(identity_pb2_grpc.IdentityServiceServicer):
-    """A servicer whose behaviour each test scripts (it stands in for a domain, not a dependency)."""
+    """A servicer each test scripts (it stands in for a domain, not for a dependency)."""
 
     def __init__(self) -> None:
         self.raise_next: list[BaseException] = []
@@ -56,9 +55,14 @@ async def _status(channel, service=""):
 async def served():
     impl, dep = Scripted(), Dependency()
     server = GrpcServer(
-        host="127.0.0.1", port=free_port(),
-        servicers=[Servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server, impl, FULL_NAME)],
-        checks={"db": dep.check}, drain_seconds=5, check_interval=3600,
+        host="127.0.0.1",
+        port=free_port(),
+        servicers=[
+            Servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server, impl, FULL_NAME)
+        ],
+        checks={"db": dep.check},
+        drain_seconds=5,
+        check_interval=3600,
     )
     port = await server.start()
     channel = client_channel(f"127.0.0.1:{port}", timeout_s=5)
@@ -91,7 +95,7 @@ async def test_health_follows_dependencies_then_shutdown(served):
 
 
 async def test_in_flight_call_finishes_during_the_drain(served):
-    server, impl, dep, channel = served
+    server, impl, _dep, channel = served
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
     call = asyncio.ensure_future(stub.GetMe(pb.GetMeRequest(), timeout=10))
     await asyncio.sleep(0.2)

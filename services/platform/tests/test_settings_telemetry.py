@@ -7,7 +7,6 @@ import logging
 import pytest
 from opentelemetry import trace
 from pydantic_settings import SettingsConfigDict
-
 from rapport_platform.settings import GrpcServiceSettings, VaultSettings, load_settings
 from rapport_platform.telemetry import setup_logging
 

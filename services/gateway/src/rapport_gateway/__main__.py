@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uvicorn
+from rapport_platform.settings import load_settings
+from rapport_platform.telemetry import setup_telemetry
 
 from rapport_gateway.app import create_app
 from rapport_gateway.settings import GatewaySettings
-from rapport_platform.settings import load_settings
-from rapport_platform.telemetry import setup_telemetry
 
 NAME = "gateway"
 

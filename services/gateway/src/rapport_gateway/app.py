@@ -14,16 +14,19 @@ from google.protobuf.json_format import MessageToDict
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, ConfigDict, Field
-
 from rapport.identity.v1 import identity_pb2 as idpb
+from rapport_platform.rpc import bearer
+
 from rapport_gateway import problems
 from rapport_gateway.downstream import Downstream
 from rapport_gateway.settings import GatewaySettings
-from rapport_platform.rpc import bearer
 
 ROLES = {"client": idpb.ROLE_CLIENT, "therapist": idpb.ROLE_THERAPIST}
-ROLE_NAMES = {idpb.ROLE_CLIENT: "client", idpb.ROLE_THERAPIST: "therapist",
-              idpb.ROLE_CLINIC_ADMIN: "clinic_admin"}
+ROLE_NAMES = {
+    idpb.ROLE_CLIENT: "client",
+    idpb.ROLE_THERAPIST: "therapist",
+    idpb.ROLE_CLINIC_ADMIN: "clinic_admin",
+}
 
 
 class Strict(BaseModel):
@@ -100,7 +103,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         incoming = request.headers.get("x-request-id", "")
-        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else str(uuid.uuid4())
+        request_id = (
+            incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else str(uuid.uuid4())
+        )
         request.state.request_id = request_id
         span = trace.get_current_span()
         span.set_attribute("rapport.request_id", request_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import grpc
-
 from rapport.identity.v1 import identity_pb2_grpc
-from rapport_gateway.settings import GatewaySettings
 from rapport_platform.rpc import check_health, client_channel
+
+from rapport_gateway.settings import GatewaySettings
 
 
 @dataclass

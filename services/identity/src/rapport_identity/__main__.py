@@ -6,10 +6,6 @@ import asyncio
 from datetime import timedelta
 
 from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
-from rapport_identity.api import IdentityApi
-from rapport_identity.keys import SigningKeys
-from rapport_identity.settings import IdentitySettings
-from rapport_identity.store import INDEXES
 from rapport_platform.app import ServiceApp
 from rapport_platform.auth import JwksCache, TokenVerifier
 from rapport_platform.bus import Bus
@@ -19,6 +15,11 @@ from rapport_platform.settings import load_settings
 from rapport_platform.store import Store
 from rapport_platform.telemetry import setup_telemetry
 from rapport_platform.vault import Vault
+
+from rapport_identity.api import IdentityApi
+from rapport_identity.keys import SigningKeys
+from rapport_identity.settings import IdentitySettings
+from rapport_identity.store import INDEXES
 
 NAME = "identity"
 

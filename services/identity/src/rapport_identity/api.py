@@ -8,18 +8,22 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.errors import DuplicateKeyError
-
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
-from rapport_identity import domain, events
-from rapport_identity.keys import SigningKeys
-from rapport_identity.store import Users
 from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, TokenVerifier
 from rapport_platform.errors import AlreadyExists, NotFound, Unauthenticated
 from rapport_platform.outbox import Outbox
 from rapport_platform.store import Session, Store
 
-ROLE_TO_PB = {CLIENT: pb.ROLE_CLIENT, THERAPIST: pb.ROLE_THERAPIST, CLINIC_ADMIN: pb.ROLE_CLINIC_ADMIN}
+from rapport_identity import domain, events
+from rapport_identity.keys import SigningKeys
+from rapport_identity.store import Users
+
+ROLE_TO_PB = {
+    CLIENT: pb.ROLE_CLIENT,
+    THERAPIST: pb.ROLE_THERAPIST,
+    CLINIC_ADMIN: pb.ROLE_CLINIC_ADMIN,
+}
 PB_TO_ROLE = {v: k for k, v in ROLE_TO_PB.items()}
 
 
@@ -74,7 +78,9 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         try:
             await self.store.transaction(write)
         except DuplicateKeyError:
-            raise AlreadyExists("an account with this email already exists", field="email") from None
+            raise AlreadyExists(
+                "an account with this email already exists", field="email"
+            ) from None
         self.outbox.wake()
         return pb.RegisterResponse(user_id=user.user_id)
 
@@ -107,5 +113,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     ) -> pb.GetJwksResponse:
         keys = await self.keys.jwks()
         return pb.GetJwksResponse(
-            keys=[pb.JsonWebKey(**{f: k[f] for f in pb.JsonWebKey.DESCRIPTOR.fields_by_name}) for k in keys]
+            keys=[
+                pb.JsonWebKey(**{f: k[f] for f in pb.JsonWebKey.DESCRIPTOR.fields_by_name})
+                for k in keys
+            ]
         )

@@ -11,7 +11,6 @@ from typing import Any
 import pycountry
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
 from rapport_platform.auth import AUDIENCE, CLIENT, ISSUER, THERAPIST
 from rapport_platform.errors import InvalidArgument
 
@@ -41,7 +40,9 @@ def check_jurisdiction(code: str) -> str:
     """An ISO 3166-2 subdivision code such as US-CA or GB-ENG."""
     code = code.strip().upper()
     if pycountry.subdivisions.get(code=code) is None:
-        raise InvalidArgument("jurisdiction must be an ISO 3166-2 code such as US-CA", field="jurisdiction")
+        raise InvalidArgument(
+            "jurisdiction must be an ISO 3166-2 code such as US-CA", field="jurisdiction"
+        )
     return code
 
 
@@ -82,7 +83,9 @@ def new_user(
     )
 
 
-def access_claims(user: User, *, now: datetime, ttl: timedelta, mfa: bool = False) -> dict[str, Any]:
+def access_claims(
+    user: User, *, now: datetime, ttl: timedelta, mfa: bool = False
+) -> dict[str, Any]:
     """The claims of a short-lived access token. Ids and role only: no email, no name."""
     return {
         "iss": ISSUER,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from rapport.events.v1 import identity_pb2
+
 from rapport_identity.domain import User
 
 USER_REGISTERED = "rapport.identity.user_registered"

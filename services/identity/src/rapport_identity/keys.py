@@ -15,7 +15,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm
-
 from rapport_platform.auth import ALGORITHM
 from rapport_platform.vault import Vault
 
@@ -25,7 +24,9 @@ def _b64url(data: bytes) -> str:
 
 
 class SigningKeys:
-    def __init__(self, vault: Vault, name: str, token_ttl: timedelta, *, cache_s: float = 30) -> None:
+    def __init__(
+        self, vault: Vault, name: str, token_ttl: timedelta, *, cache_s: float = 30
+    ) -> None:
         self._vault = vault
         self._name = name
         self._ttl = token_ttl

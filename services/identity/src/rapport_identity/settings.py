@@ -1,6 +1,5 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
 from rapport_platform.settings import GrpcServiceSettings, VaultSettings
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
+from rapport_platform.store import Session, Store
 
 from rapport_identity.domain import User
-from rapport_platform.store import Session, Store
 
 USERS = "users"
 INDEXES = {USERS: [IndexModel([("email", ASCENDING)], unique=True)]}

@@ -99,7 +99,9 @@ class ServiceApp:
         if self.outbox is not None:
             loops.insert(0, self.outbox.run)
         for loop in loops:
-            self._tasks.append(asyncio.create_task(self._after_init(loop), name=f"{self.name}-loop"))
+            self._tasks.append(
+                asyncio.create_task(self._after_init(loop), name=f"{self.name}-loop")
+            )
         log.info("%s listening on %s:%d", self.name, self.settings.grpc_host, port)
         return port
 

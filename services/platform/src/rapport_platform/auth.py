@@ -77,7 +77,10 @@ class JwksCache:
     async def key(self, kid: str) -> jwt.PyJWK | None:
         if kid not in self._keys:
             async with self._lock:
-                if kid not in self._keys and time.monotonic() - self._fetched_at >= self._min_refresh:
+                if (
+                    kid not in self._keys
+                    and time.monotonic() - self._fetched_at >= self._min_refresh
+                ):
                     self.load(await self._fetch())
         return self._keys.get(kid)
 

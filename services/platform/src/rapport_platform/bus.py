@@ -9,6 +9,7 @@ child of the producer's, so one request is one trace across services. Headers ca
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import uuid
@@ -29,8 +30,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import SpanKind, Status, StatusCode
-
 from rapport.events.v1 import envelope_pb2
+
 from rapport_platform.telemetry import meter, tracer
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Event:
     deliveries: int
     headers: Mapping[str, str] = field(repr=False)
 
-    def parse(self, cls: type[M]) -> M:
+    def parse(self, cls: builtins.type[M]) -> M:
         msg = cls()
         msg.ParseFromString(self.data)
         return msg

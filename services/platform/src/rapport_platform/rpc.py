@@ -123,8 +123,11 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [s.full_name for s in self._servicers]
         reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self.server,
         )
         await self._set(NOT_SERVING)
@@ -150,7 +153,9 @@ class GrpcServer:
             return False
         ok = not failed
         if ok != self.serving:
-            log.info("health %s%s", "SERVING" if ok else "NOT_SERVING", f" ({failed})" * bool(failed))
+            log.info(
+                "health %s%s", "SERVING" if ok else "NOT_SERVING", f" ({failed})" * bool(failed)
+            )
         await self._set(SERVING if ok else NOT_SERVING)
         if ok:
             self._ready.set()

@@ -43,9 +43,7 @@ class Store:
             if models:
                 await self.db[collection].create_indexes(list(models))
 
-    async def transaction(
-        self, fn: Callable[[Session], Awaitable[T]], *, attempts: int = 10
-    ) -> T:
+    async def transaction(self, fn: Callable[[Session], Awaitable[T]], *, attempts: int = 10) -> T:
         """Run fn inside one transaction; retry the whole of it on TransientTransactionError
         (write conflicts, elections) and the commit on UnknownTransactionCommitResult, a bounded
         number of times. fn must do all its writes through the session it is given."""

@@ -1,4 +1,4 @@
-"""Telemetry: one tracer and meter provider per process, OTLP when configured, JSON logs with trace ids.
+"""Telemetry: tracer and meter providers, OTLP when configured, JSON logs with trace ids.
 
 No PHI ever goes into a span attribute, metric label or log line: ids only.
 """

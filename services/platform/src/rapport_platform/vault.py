@@ -34,7 +34,7 @@ class Vault:
 
     async def login(self) -> None:
         if self._settings.vault_auth == "kubernetes":
-            jwt = SA_TOKEN.read_text()
+            jwt = await asyncio.to_thread(SA_TOKEN.read_text)
             await self.call(
                 "login",
                 lambda c: c.auth.kubernetes.login(role=self._settings.vault_role, jwt=jwt),
