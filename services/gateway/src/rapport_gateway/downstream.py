@@ -1,34 +1,41 @@
-"""The gateway's gRPC clients: one channel per service, deadlines and retries from the platform."""
+"""The gateway's gRPC clients: one channel per service, deadlines and retries from the platform.
+
+Channels are lazy: a channel to a service no route uses is never opened, and readiness checks
+only the services the mounted routes depend on.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from typing import Any
 
 import grpc
-from rapport.identity.v1 import identity_pb2_grpc
 from rapport_platform.rpc import check_health, client_channel
 
 from rapport_gateway.settings import GatewaySettings
 
 
-@dataclass
 class Downstream:
-    settings: GatewaySettings
-    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+    def __init__(self, settings: GatewaySettings, required: Iterable[str]) -> None:
+        self._settings = settings
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self.required = sorted(set(required))
 
-    def __post_init__(self) -> None:
-        s = self.settings
-        # Readiness covers the services the gateway routes to today; add each as it arrives.
-        targets = {"identity": s.identity_addr}
-        self.channels = {
-            name: client_channel(addr, timeout_s=s.rpc_timeout_seconds)
-            for name, addr in targets.items()
-        }
-        self.identity = identity_pb2_grpc.IdentityServiceStub(self.channels["identity"])
+    def channel(self, service: str) -> grpc.aio.Channel:
+        """service: identity, scheduling, session_relay, notes_vault or billing."""
+        if service not in self._channels:
+            target = getattr(self._settings, f"{service}_addr")
+            self._channels[service] = client_channel(
+                target, timeout_s=self._settings.rpc_timeout_seconds
+            )
+        return self._channels[service]
+
+    def stub(self, service: str, stub_class: type[Any]) -> Any:
+        return stub_class(self.channel(service))
 
     async def readiness(self) -> dict[str, bool]:
-        return {name: await check_health(ch) for name, ch in self.channels.items()}
+        return {name: await check_health(self.channel(name)) for name in self.required}
 
     async def close(self) -> None:
-        for ch in self.channels.values():
+        for ch in self._channels.values():
             await ch.close()
