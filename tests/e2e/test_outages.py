@@ -25,7 +25,7 @@ async def test_gateway_answers_503_and_not_ready_when_identity_is_down():
     async with Gateway(settings) as gw, httpx.AsyncClient(base_url=gw.url) as http:
         assert (await http.get("/healthz")).status_code == 200
         ready = await http.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["checks"] == {"identity": False}
+        assert ready.status_code == 503 and ready.json()["checks"]["identity"] is False
         r = await http.post("/v1/auth/login", json={"email": "a@b.org", "password": "x" * 12})
         assert r.status_code == 503
         assert r.headers["Retry-After"] == "5"

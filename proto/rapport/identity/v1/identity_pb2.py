@@ -23,37 +23,62 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from rapport.types.v1 import money_pb2 as rapport_dot_types_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"rapport/identity/v1/identity.proto\x12\x13rapport.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\'\n\x04role\x18\x03 \x01(\x0e\x32\x19.rapport.identity.v1.Role\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x05 \x01(\t\x12\x11\n\tclinic_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x01\n\x0fRegisterRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\'\n\x04role\x18\x03 \x01(\x0e\x32\x19.rapport.identity.v1.Role\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x05 \x01(\t\"#\n\x10RegisterResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"Z\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"d\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\"\x0e\n\x0cGetMeRequest\"8\n\rGetMeResponse\x12\'\n\x04user\x18\x01 \x01(\x0b\x32\x19.rapport.identity.v1.User\"\x10\n\x0eGetJwksRequest\"c\n\nJsonWebKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x0b\n\x03kty\x18\x02 \x01(\t\x12\x0b\n\x03\x63rv\x18\x03 \x01(\t\x12\t\n\x01x\x18\x04 \x01(\t\x12\t\n\x01y\x18\x05 \x01(\t\x12\x0b\n\x03\x61lg\x18\x06 \x01(\t\x12\x0b\n\x03use\x18\x07 \x01(\t\"@\n\x0fGetJwksResponse\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.rapport.identity.v1.JsonWebKey*X\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_CLIENT\x10\x01\x12\x12\n\x0eROLE_THERAPIST\x10\x02\x12\x15\n\x11ROLE_CLINIC_ADMIN\x10\x03\x32\xe0\x02\n\x0fIdentityService\x12W\n\x08Register\x12$.rapport.identity.v1.RegisterRequest\x1a%.rapport.identity.v1.RegisterResponse\x12N\n\x05Login\x12!.rapport.identity.v1.LoginRequest\x1a\".rapport.identity.v1.LoginResponse\x12N\n\x05GetMe\x12!.rapport.identity.v1.GetMeRequest\x1a\".rapport.identity.v1.GetMeResponse\x12T\n\x07GetJwks\x12#.rapport.identity.v1.GetJwksRequest\x1a$.rapport.identity.v1.GetJwksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"rapport/identity/v1/identity.proto\x12\x13rapport.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1crapport/types/v1/money.proto\"\xbe\x01\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\'\n\x04role\x18\x03 \x01(\x0e\x32\x19.rapport.identity.v1.Role\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x05 \x01(\t\x12\x11\n\tclinic_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x01\n\x0fRegisterRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\'\n\x04role\x18\x03 \x01(\x0e\x32\x19.rapport.identity.v1.Role\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x05 \x01(\t\"#\n\x10RegisterResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"Z\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\ttotp_code\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"d\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x05\"\x0e\n\x0cGetMeRequest\"8\n\rGetMeResponse\x12\'\n\x04user\x18\x01 \x01(\x0b\x32\x19.rapport.identity.v1.User\"\x10\n\x0eGetJwksRequest\"c\n\nJsonWebKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x0b\n\x03kty\x18\x02 \x01(\t\x12\x0b\n\x03\x63rv\x18\x03 \x01(\t\x12\t\n\x01x\x18\x04 \x01(\t\x12\t\n\x01y\x18\x05 \x01(\t\x12\x0b\n\x03\x61lg\x18\x06 \x01(\t\x12\x0b\n\x03use\x18\x07 \x01(\t\"@\n\x0fGetJwksResponse\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.rapport.identity.v1.JsonWebKey\"L\n\x17\x43heckEligibilityRequest\x12\x14\n\x0ctherapist_id\x18\x01 \x01(\t\x12\x1b\n\x13\x63lient_jurisdiction\x18\x02 \x01(\t\"\x8f\x01\n\x18\x43heckEligibilityResponse\x12\x10\n\x08\x65ligible\x18\x01 \x01(\x08\x12\x38\n\x06reason\x18\x02 \x01(\x0e\x32(.rapport.identity.v1.IneligibilityReason\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\x12\x12\n\nlicense_id\x18\x04 \x01(\t\"U\n\x12\x43\x61ncellationPolicy\x12\x14\n\x0cwindow_hours\x18\x01 \x01(\x05\x12)\n\x08late_fee\x18\x02 \x01(\x0b\x32\x17.rapport.types.v1.Money\"\xab\x01\n\x06\x43linic\x12\x11\n\tclinic_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x10\n\x08timezone\x18\x04 \x01(\t\x12\x16\n\x0e\x63ommission_bps\x18\x05 \x01(\x05\x12\x44\n\x13\x63\x61ncellation_policy\x18\x06 \x01(\x0b\x32\'.rapport.identity.v1.CancellationPolicy\"%\n\x10GetClinicRequest\x12\x11\n\tclinic_id\x18\x01 \x01(\t\"@\n\x11GetClinicResponse\x12+\n\x06\x63linic\x18\x01 \x01(\x0b\x32\x1b.rapport.identity.v1.Clinic\"]\n\x0bSessionType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10\x64uration_minutes\x18\x02 \x01(\x05\x12&\n\x05price\x18\x03 \x01(\x0b\x32\x17.rapport.types.v1.Money\"\xa2\x02\n\x10TherapistProfile\x12\x14\n\x0ctherapist_id\x18\x01 \x01(\t\x12\x11\n\tclinic_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0b\n\x03\x62io\x18\x04 \x01(\t\x12\x11\n\tlanguages\x18\x05 \x03(\t\x12\x31\n\nmodalities\x18\x06 \x03(\x0e\x32\x1d.rapport.identity.v1.Modality\x12\x13\n\x0bspecialties\x18\x07 \x03(\t\x12\x37\n\rsession_types\x18\x08 \x03(\x0b\x32 .rapport.identity.v1.SessionType\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"2\n\x1aGetTherapistProfileRequest\x12\x14\n\x0ctherapist_id\x18\x01 \x01(\t\"U\n\x1bGetTherapistProfileResponse\x12\x36\n\x07profile\x18\x01 \x01(\x0b\x32%.rapport.identity.v1.TherapistProfile*X\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_CLIENT\x10\x01\x12\x12\n\x0eROLE_THERAPIST\x10\x02\x12\x15\n\x11ROLE_CLINIC_ADMIN\x10\x03*\xf3\x01\n\x13IneligibilityReason\x12$\n INELIGIBILITY_REASON_UNSPECIFIED\x10\x00\x12\x33\n/INELIGIBILITY_REASON_NO_LICENSE_IN_JURISDICTION\x10\x01\x12-\n)INELIGIBILITY_REASON_LICENSE_NOT_VERIFIED\x10\x02\x12(\n$INELIGIBILITY_REASON_LICENSE_EXPIRED\x10\x03\x12(\n$INELIGIBILITY_REASON_NOT_A_THERAPIST\x10\x04*K\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eMODALITY_VIDEO\x10\x01\x12\x11\n\rMODALITY_CHAT\x10\x02\x32\xa7\x05\n\x0fIdentityService\x12W\n\x08Register\x12$.rapport.identity.v1.RegisterRequest\x1a%.rapport.identity.v1.RegisterResponse\x12N\n\x05Login\x12!.rapport.identity.v1.LoginRequest\x1a\".rapport.identity.v1.LoginResponse\x12N\n\x05GetMe\x12!.rapport.identity.v1.GetMeRequest\x1a\".rapport.identity.v1.GetMeResponse\x12T\n\x07GetJwks\x12#.rapport.identity.v1.GetJwksRequest\x1a$.rapport.identity.v1.GetJwksResponse\x12o\n\x10\x43heckEligibility\x12,.rapport.identity.v1.CheckEligibilityRequest\x1a-.rapport.identity.v1.CheckEligibilityResponse\x12Z\n\tGetClinic\x12%.rapport.identity.v1.GetClinicRequest\x1a&.rapport.identity.v1.GetClinicResponse\x12x\n\x13GetTherapistProfile\x12/.rapport.identity.v1.GetTherapistProfileRequest\x1a\x30.rapport.identity.v1.GetTherapistProfileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.identity.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=913
-  _globals['_ROLE']._serialized_end=1001
-  _globals['_USER']._serialized_start=93
-  _globals['_USER']._serialized_end=283
-  _globals['_REGISTERREQUEST']._serialized_start=286
-  _globals['_REGISTERREQUEST']._serialized_end=421
-  _globals['_REGISTERRESPONSE']._serialized_start=423
-  _globals['_REGISTERRESPONSE']._serialized_end=458
-  _globals['_LOGINREQUEST']._serialized_start=460
-  _globals['_LOGINREQUEST']._serialized_end=550
-  _globals['_LOGINRESPONSE']._serialized_start=552
-  _globals['_LOGINRESPONSE']._serialized_end=652
-  _globals['_GETMEREQUEST']._serialized_start=654
-  _globals['_GETMEREQUEST']._serialized_end=668
-  _globals['_GETMERESPONSE']._serialized_start=670
-  _globals['_GETMERESPONSE']._serialized_end=726
-  _globals['_GETJWKSREQUEST']._serialized_start=728
-  _globals['_GETJWKSREQUEST']._serialized_end=744
-  _globals['_JSONWEBKEY']._serialized_start=746
-  _globals['_JSONWEBKEY']._serialized_end=845
-  _globals['_GETJWKSRESPONSE']._serialized_start=847
-  _globals['_GETJWKSRESPONSE']._serialized_end=911
-  _globals['_IDENTITYSERVICE']._serialized_start=1004
-  _globals['_IDENTITYSERVICE']._serialized_end=1356
+  _globals['_ROLE']._serialized_start=2060
+  _globals['_ROLE']._serialized_end=2148
+  _globals['_INELIGIBILITYREASON']._serialized_start=2151
+  _globals['_INELIGIBILITYREASON']._serialized_end=2394
+  _globals['_MODALITY']._serialized_start=2396
+  _globals['_MODALITY']._serialized_end=2471
+  _globals['_USER']._serialized_start=123
+  _globals['_USER']._serialized_end=313
+  _globals['_REGISTERREQUEST']._serialized_start=316
+  _globals['_REGISTERREQUEST']._serialized_end=451
+  _globals['_REGISTERRESPONSE']._serialized_start=453
+  _globals['_REGISTERRESPONSE']._serialized_end=488
+  _globals['_LOGINREQUEST']._serialized_start=490
+  _globals['_LOGINREQUEST']._serialized_end=580
+  _globals['_LOGINRESPONSE']._serialized_start=582
+  _globals['_LOGINRESPONSE']._serialized_end=682
+  _globals['_GETMEREQUEST']._serialized_start=684
+  _globals['_GETMEREQUEST']._serialized_end=698
+  _globals['_GETMERESPONSE']._serialized_start=700
+  _globals['_GETMERESPONSE']._serialized_end=756
+  _globals['_GETJWKSREQUEST']._serialized_start=758
+  _globals['_GETJWKSREQUEST']._serialized_end=774
+  _globals['_JSONWEBKEY']._serialized_start=776
+  _globals['_JSONWEBKEY']._serialized_end=875
+  _globals['_GETJWKSRESPONSE']._serialized_start=877
+  _globals['_GETJWKSRESPONSE']._serialized_end=941
+  _globals['_CHECKELIGIBILITYREQUEST']._serialized_start=943
+  _globals['_CHECKELIGIBILITYREQUEST']._serialized_end=1019
+  _globals['_CHECKELIGIBILITYRESPONSE']._serialized_start=1022
+  _globals['_CHECKELIGIBILITYRESPONSE']._serialized_end=1165
+  _globals['_CANCELLATIONPOLICY']._serialized_start=1167
+  _globals['_CANCELLATIONPOLICY']._serialized_end=1252
+  _globals['_CLINIC']._serialized_start=1255
+  _globals['_CLINIC']._serialized_end=1426
+  _globals['_GETCLINICREQUEST']._serialized_start=1428
+  _globals['_GETCLINICREQUEST']._serialized_end=1465
+  _globals['_GETCLINICRESPONSE']._serialized_start=1467
+  _globals['_GETCLINICRESPONSE']._serialized_end=1531
+  _globals['_SESSIONTYPE']._serialized_start=1533
+  _globals['_SESSIONTYPE']._serialized_end=1626
+  _globals['_THERAPISTPROFILE']._serialized_start=1629
+  _globals['_THERAPISTPROFILE']._serialized_end=1919
+  _globals['_GETTHERAPISTPROFILEREQUEST']._serialized_start=1921
+  _globals['_GETTHERAPISTPROFILEREQUEST']._serialized_end=1971
+  _globals['_GETTHERAPISTPROFILERESPONSE']._serialized_start=1973
+  _globals['_GETTHERAPISTPROFILERESPONSE']._serialized_end=2058
+  _globals['_IDENTITYSERVICE']._serialized_start=2474
+  _globals['_IDENTITYSERVICE']._serialized_end=3153
 # @@protoc_insertion_point(module_scope)

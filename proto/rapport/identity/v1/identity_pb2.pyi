@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rapport.types.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -16,10 +17,32 @@ class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROLE_CLIENT: _ClassVar[Role]
     ROLE_THERAPIST: _ClassVar[Role]
     ROLE_CLINIC_ADMIN: _ClassVar[Role]
+
+class IneligibilityReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INELIGIBILITY_REASON_UNSPECIFIED: _ClassVar[IneligibilityReason]
+    INELIGIBILITY_REASON_NO_LICENSE_IN_JURISDICTION: _ClassVar[IneligibilityReason]
+    INELIGIBILITY_REASON_LICENSE_NOT_VERIFIED: _ClassVar[IneligibilityReason]
+    INELIGIBILITY_REASON_LICENSE_EXPIRED: _ClassVar[IneligibilityReason]
+    INELIGIBILITY_REASON_NOT_A_THERAPIST: _ClassVar[IneligibilityReason]
+
+class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODALITY_UNSPECIFIED: _ClassVar[Modality]
+    MODALITY_VIDEO: _ClassVar[Modality]
+    MODALITY_CHAT: _ClassVar[Modality]
 ROLE_UNSPECIFIED: Role
 ROLE_CLIENT: Role
 ROLE_THERAPIST: Role
 ROLE_CLINIC_ADMIN: Role
+INELIGIBILITY_REASON_UNSPECIFIED: IneligibilityReason
+INELIGIBILITY_REASON_NO_LICENSE_IN_JURISDICTION: IneligibilityReason
+INELIGIBILITY_REASON_LICENSE_NOT_VERIFIED: IneligibilityReason
+INELIGIBILITY_REASON_LICENSE_EXPIRED: IneligibilityReason
+INELIGIBILITY_REASON_NOT_A_THERAPIST: IneligibilityReason
+MODALITY_UNSPECIFIED: Modality
+MODALITY_VIDEO: Modality
+MODALITY_CHAT: Modality
 
 class User(_message.Message):
     __slots__ = ("user_id", "email", "role", "display_name", "jurisdiction", "clinic_id", "created_at")
@@ -120,3 +143,103 @@ class GetJwksResponse(_message.Message):
     KEYS_FIELD_NUMBER: _ClassVar[int]
     keys: _containers.RepeatedCompositeFieldContainer[JsonWebKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[JsonWebKey, _Mapping]]] = ...) -> None: ...
+
+class CheckEligibilityRequest(_message.Message):
+    __slots__ = ("therapist_id", "client_jurisdiction")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    client_jurisdiction: str
+    def __init__(self, therapist_id: _Optional[str] = ..., client_jurisdiction: _Optional[str] = ...) -> None: ...
+
+class CheckEligibilityResponse(_message.Message):
+    __slots__ = ("eligible", "reason", "explanation", "license_id")
+    ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    eligible: bool
+    reason: IneligibilityReason
+    explanation: str
+    license_id: str
+    def __init__(self, eligible: _Optional[bool] = ..., reason: _Optional[_Union[IneligibilityReason, str]] = ..., explanation: _Optional[str] = ..., license_id: _Optional[str] = ...) -> None: ...
+
+class CancellationPolicy(_message.Message):
+    __slots__ = ("window_hours", "late_fee")
+    WINDOW_HOURS_FIELD_NUMBER: _ClassVar[int]
+    LATE_FEE_FIELD_NUMBER: _ClassVar[int]
+    window_hours: int
+    late_fee: _money_pb2.Money
+    def __init__(self, window_hours: _Optional[int] = ..., late_fee: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class Clinic(_message.Message):
+    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_BPS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_POLICY_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    name: str
+    currency: str
+    timezone: str
+    commission_bps: int
+    cancellation_policy: CancellationPolicy
+    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ...) -> None: ...
+
+class GetClinicRequest(_message.Message):
+    __slots__ = ("clinic_id",)
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
+
+class GetClinicResponse(_message.Message):
+    __slots__ = ("clinic",)
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    clinic: Clinic
+    def __init__(self, clinic: _Optional[_Union[Clinic, _Mapping]] = ...) -> None: ...
+
+class SessionType(_message.Message):
+    __slots__ = ("name", "duration_minutes", "price")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    duration_minutes: int
+    price: _money_pb2.Money
+    def __init__(self, name: _Optional[str] = ..., duration_minutes: _Optional[int] = ..., price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class TherapistProfile(_message.Message):
+    __slots__ = ("therapist_id", "clinic_id", "display_name", "bio", "languages", "modalities", "specialties", "session_types", "updated_at")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    BIO_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGES_FIELD_NUMBER: _ClassVar[int]
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    SPECIALTIES_FIELD_NUMBER: _ClassVar[int]
+    SESSION_TYPES_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    clinic_id: str
+    display_name: str
+    bio: str
+    languages: _containers.RepeatedScalarFieldContainer[str]
+    modalities: _containers.RepeatedScalarFieldContainer[Modality]
+    specialties: _containers.RepeatedScalarFieldContainer[str]
+    session_types: _containers.RepeatedCompositeFieldContainer[SessionType]
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., display_name: _Optional[str] = ..., bio: _Optional[str] = ..., languages: _Optional[_Iterable[str]] = ..., modalities: _Optional[_Iterable[_Union[Modality, str]]] = ..., specialties: _Optional[_Iterable[str]] = ..., session_types: _Optional[_Iterable[_Union[SessionType, _Mapping]]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetTherapistProfileRequest(_message.Message):
+    __slots__ = ("therapist_id",)
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    def __init__(self, therapist_id: _Optional[str] = ...) -> None: ...
+
+class GetTherapistProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: TherapistProfile
+    def __init__(self, profile: _Optional[_Union[TherapistProfile, _Mapping]] = ...) -> None: ...

@@ -56,6 +56,21 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.CheckEligibility = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/CheckEligibility',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityResponse.FromString,
+                _registered_method=True)
+        self.GetClinic = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetClinic',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.FromString,
+                _registered_method=True)
+        self.GetTherapistProfile = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetTherapistProfile',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -91,6 +106,28 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckEligibility(self, request, context):
+        """May this therapist see a client who lives in this jurisdiction, and if not, why not.
+        Scheduling asks at booking. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClinic(self, request, context):
+        """A clinic's commercial terms (currency, commission, cancellation policy). Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTherapistProfile(self, request, context):
+        """A therapist's public profile, with session types and prices. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +150,21 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'CheckEligibility': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckEligibility,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityResponse.SerializeToString,
+            ),
+            'GetClinic': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClinic,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.SerializeToString,
+            ),
+            'GetTherapistProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTherapistProfile,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +277,87 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/GetJwks',
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckEligibility(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/CheckEligibility',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClinic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetClinic',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTherapistProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetTherapistProfile',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

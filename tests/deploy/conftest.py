@@ -1,0 +1,121 @@
+"""Shared fixtures for the deployment checks: the chart rendered offline with the Helm Go SDK.
+
+Nothing here needs a cluster, a Docker engine or the network: helm-python-sdk binds Helm's
+Go SDK (a native library in the wheel) and renders templates the way `helm template` does.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "rapport"
+CI_DIR = CHART / "ci"
+CI_FILES = sorted(CI_DIR.glob("*.yaml"))
+RELEASE = "rapport"
+NAMESPACE = "rapport"
+# The Kubernetes version the manifests are linted and validated against (the newest one
+# kubernetes-validate ships schemas for); Chart.yaml's kubeVersion is the floor.
+KUBE_VERSION = "1.37.0"
+
+SERVICES = ("gateway", "identity", "scheduling", "session-relay", "notes-vault", "billing")
+GRPC_PORTS = {
+    "identity": 50051,
+    "scheduling": 50052,
+    "session-relay": 50053,
+    "notes-vault": 50054,
+    "billing": 50055,
+}
+
+
+@dataclass
+class Rendered:
+    """One render of the chart: its documents, and lookups over them."""
+
+    name: str
+    values: dict[str, Any]
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [d for d in self.docs if d["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        for d in self.docs:
+            if d["kind"] == kind and d["metadata"]["name"] == name:
+                return d
+        raise KeyError(f"{kind}/{name} not rendered in {self.name}")
+
+    def has(self, kind: str, name: str) -> bool:
+        return any(d["kind"] == kind and d["metadata"]["name"] == name for d in self.docs)
+
+    def workloads(self) -> list[dict[str, Any]]:
+        return [d for d in self.docs if d["kind"] in ("Deployment", "StatefulSet", "Job")]
+
+
+def load_values(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text()) or {}
+    assert isinstance(data, dict), f"{path} is not a mapping"
+    return data
+
+
+def render(values: dict[str, Any], name: str = "inline") -> Rendered:
+    """Render the chart offline (schema validated first, as `helm install` does)."""
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(values)
+        manifests = chart.render(
+            values=values, name=RELEASE, namespace=NAMESPACE, is_install=True
+        )
+    out = Rendered(name=name, values=values)
+    texts = []
+    for template in sorted(manifests):
+        if template.endswith("NOTES.txt"):
+            continue
+        body = manifests[template]
+        for doc in yaml.safe_load_all(body):
+            if doc:
+                out.docs.append(doc)
+                texts.append(yaml.safe_dump(doc, sort_keys=False))
+    out.text = "---\n".join(texts)
+    return out
+
+
+@pytest.fixture(scope="session")
+def kit() -> ModuleType:
+    """This module: its constants and helpers (render, load_values, pod_spec, ...).
+
+    Test modules are imported in importlib mode, where they cannot import conftest."""
+    return sys.modules[__name__]
+
+
+@pytest.fixture(scope="session")
+def renders() -> dict[str, Rendered]:
+    """Every ci/*.yaml value set rendered once per test session."""
+    assert CI_FILES, "deploy/helm/rapport/ci/ holds no value sets"
+    return {p.stem: render(load_values(p), p.stem) for p in CI_FILES}
+
+
+@pytest.fixture(scope="session")
+def rendered_dir(renders: dict[str, Rendered], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The renders written out as one multi-document file per value set."""
+    out = tmp_path_factory.mktemp("rendered")
+    for name, r in renders.items():
+        (out / f"{name}.yaml").write_text(r.text)
+    return out
+
+
+def containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(pod_spec.get("initContainers", [])) + list(pod_spec["containers"])
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
