@@ -56,10 +56,14 @@ def create(settings: IdentitySettings) -> ServiceApp:
     return app
 
 
+async def serve(settings: IdentitySettings) -> None:
+    await create(settings).run()  # built inside the loop: grpc.aio binds to the running loop
+
+
 def main() -> None:
     settings = load_settings(IdentitySettings)
     setup_telemetry(NAME, settings.log_level)
-    asyncio.run(create(settings).run())
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":
