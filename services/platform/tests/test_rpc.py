@@ -61,7 +61,7 @@ async def served():
             Servicer(identity_pb2_grpc.add_IdentityServiceServicer_to_server, impl, FULL_NAME)
         ],
         checks={"db": dep.check},
-        drain_seconds=5,
+        drain_seconds=1,
         check_interval=3600,
     )
     port = await server.start()

@@ -43,6 +43,7 @@ def create(settings: IdentitySettings) -> ServiceApp:
         indexes=INDEXES,
         checks={"vault": vault.check},
         on_start=[vault.login],
+        loops=[vault.keep_token_alive],
     )
     app.serve(
         [

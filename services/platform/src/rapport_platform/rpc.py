@@ -170,7 +170,9 @@ class GrpcServer:
         await asyncio.wait_for(self._ready.wait(), timeout)
 
     async def stop(self, drain_seconds: float | None = None) -> None:
-        """NOT_SERVING first so load balancers stop sending, then let in-flight calls finish."""
+        """Drain: NOT_SERVING first while still answering, so probes and load balancers move
+        traffic away; then stop accepting calls and give in-flight ones the same time to finish.
+        Kubernetes' terminationGracePeriodSeconds must exceed twice the drain."""
         if self._stopping:
             return
         self._stopping = True
@@ -179,6 +181,7 @@ class GrpcServer:
         if self._probe_task:
             self._probe_task.cancel()
         drain = self._drain if drain_seconds is None else drain_seconds
+        await asyncio.sleep(drain)
         await self.server.stop(grace=drain)
 
     async def run_until_signal(self) -> None:

@@ -7,6 +7,8 @@ locally, Kubernetes auth in a cluster. Each call is timed in `rapport.vault.requ
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ from rapport_platform.settings import VaultSettings
 from rapport_platform.telemetry import meter
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 _duration = meter("rapport.vault").create_histogram(
     "rapport.vault.request.duration", unit="s", description="Vault request latency"
@@ -47,6 +50,21 @@ class Vault:
             return await asyncio.to_thread(fn, self.client)
         finally:
             _duration.record(time.perf_counter() - started, {"operation": operation})
+
+    async def keep_token_alive(self, stop: asyncio.Event, interval_s: float = 3600.0) -> None:
+        """Periodic tokens die unless renewed; Kubernetes logins expire: refresh hourly."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+            if stop.is_set():
+                return
+            try:
+                if self._settings.vault_auth == "kubernetes":
+                    await self.login()
+                else:
+                    await self.call("renew_self", lambda c: c.auth.token.renew_self())
+            except Exception as exc:  # Vault down: readiness reports it; try again next round
+                log.warning("vault token renewal failed: %s", type(exc).__name__)
 
     async def check(self) -> None:
         """Readiness: Vault answers, is unsealed, and our token is valid."""
