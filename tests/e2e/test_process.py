@@ -11,9 +11,9 @@ import sys
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rapport_local import procs
 
 from conftest import unique_db
-from rapport_local import procs
 
 
 def identity_env(deps, port: int, **extra: str) -> dict[str, str]:
