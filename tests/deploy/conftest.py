@@ -71,9 +71,7 @@ def render(values: dict[str, Any], name: str = "inline") -> Rendered:
     """Render the chart offline (schema validated first, as `helm install` does)."""
     with helm.Chart.load(CHART) as chart:
         chart.validate_schema(values)
-        manifests = chart.render(
-            values=values, name=RELEASE, namespace=NAMESPACE, is_install=True
-        )
+        manifests = chart.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
     out = Rendered(name=name, values=values)
     texts = []
     for template in sorted(manifests):

@@ -117,7 +117,9 @@ def _value_set(failure: dict[str, Any]) -> str:
     return Path(failure["file_path"]).stem
 
 
-def test_checkov_scanned_every_value_set(checkov_report: dict[str, Any], renders: dict[str, Any]) -> None:
+def test_checkov_scanned_every_value_set(
+    checkov_report: dict[str, Any], renders: dict[str, Any]
+) -> None:
     summary = checkov_report["summary"]
     assert summary["parsing_errors"] == 0
     assert summary["passed"] > 1000
@@ -129,7 +131,11 @@ def test_no_failed_check_is_left_unexplained(checkov_report: dict[str, Any]) -> 
     unexplained = []
     used: set[str] = set()
     for failure in checkov_report["results"]["failed_checks"]:
-        check_id, resource, value_set = failure["check_id"], failure["resource"], _value_set(failure)
+        check_id, resource, value_set = (
+            failure["check_id"],
+            failure["resource"],
+            _value_set(failure),
+        )
         why = JUSTIFIED.get(check_id)
         if why is not None and why.covers(resource, value_set):
             used.add(check_id)

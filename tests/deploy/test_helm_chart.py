@@ -19,7 +19,9 @@ from_ci = pytest.mark.parametrize(
 
 @from_ci
 def test_helm_lint_strict(kit: ModuleType, values_file: str) -> None:
-    values = {} if values_file == "(defaults)" else kit.load_values(kit.CI_DIR / f"{values_file}.yaml")
+    values = (
+        {} if values_file == "(defaults)" else kit.load_values(kit.CI_DIR / f"{values_file}.yaml")
+    )
     report = helm.lint(
         kit.CHART,
         values,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-
 from types import ModuleType
 from typing import Any
 
@@ -24,7 +23,9 @@ def test_the_validator_is_not_vacuous(renders: dict[str, Any], kit: ModuleType) 
         kubernetes_validate.validate(deployment, kit.KUBE_VERSION, strict=True)
 
 
-@pytest.mark.parametrize("values_set", ["minimal", "production", "observability", "dev", "production-like"])
+@pytest.mark.parametrize(
+    "values_set", ["minimal", "production", "observability", "dev", "production-like"]
+)
 def test_rendered_manifests_are_valid_kubernetes(
     renders: dict[str, Any], kit: ModuleType, values_set: str
 ) -> None:
@@ -39,3 +40,24 @@ def test_rendered_manifests_are_valid_kubernetes(
         except kubernetes_validate.SchemaNotFoundError as e:
             failures.append(f"{ref}: {e.message}")
     assert failures == []
+
+
+_SERVICES = ("gateway", "identity", "scheduling", "session-relay", "notes-vault", "billing")
+EDGE_CASES = {
+    **{f"only-{s}": {"services": {o: {"enabled": o == s} for o in _SERVICES}} for s in _SERVICES},
+    "no-network-policies": {"networkPolicy": {"enabled": False}},
+    "ingress-without-tls": {"ingress": {"enabled": True, "tls": {"enabled": False}}},
+    "collector-only": {"observability": {"collector": {"enabled": True}}},
+    "grafana-only": {"observability": {"grafana": {"enabled": True}}},
+    "external-nats-url": {"nats": {"enabled": False, "external": {"url": "nats://nats.bus:4222"}}},
+    "vault-external-token-auth": {
+        "vault": {"mode": "external", "auth": "token", "token": {"existingSecret": "t"}}
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_edge_value_sets_render_valid_kubernetes(kit: ModuleType, case: str) -> None:
+    values = {"vault": {"mode": "dev"}, **EDGE_CASES[case]}
+    for doc in kit.render(values, case).docs:
+        kubernetes_validate.validate(doc, kit.KUBE_VERSION, strict=True)

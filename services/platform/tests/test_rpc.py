@@ -160,3 +160,32 @@ async def test_reflection_lists_the_service(served):
         names = {s.name for s in reply.list_services_response.service}
         break
     assert FULL_NAME in names and "grpc.health.v1.Health" in names
+
+
+async def test_liveness_stays_serving_while_dependencies_are_down(served):
+    server, _, dep, channel = served
+    dep.up = False
+    await server.probe_once()
+    assert await _status(channel) == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert await _status(channel, "liveness") == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_calls_are_measured_with_method_and_status(served, telemetry):
+    _, impl, _, channel = served
+    impl.raise_next = [errors.NotFound("gone")]
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.Register(pb.RegisterRequest())
+    await stub.Register(pb.RegisterRequest())
+    points = [
+        dict(p.attributes)
+        for rm in telemetry.metrics.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "rpc.server.duration"
+        for p in m.data.data_points
+        if p.attributes.get("rpc.method") == "Register"
+    ]
+    codes = {p["rpc.grpc.status_code"] for p in points}
+    assert {0, grpc.StatusCode.NOT_FOUND.value[0]} <= codes
+    assert all(p["rpc.service"] == FULL_NAME for p in points)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import signal
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,12 +23,17 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from rapport_platform.errors import DomainError, dependency_errors
+from rapport_platform.telemetry import meter
 
 log = logging.getLogger(__name__)
+_duration = meter("rapport.rpc").create_histogram(
+    "rpc.server.duration", unit="ms", description="gRPC server call duration (RED metrics)"
+)
 
 Check = Callable[[], Awaitable[object]]
 """A readiness probe: returns when the dependency answers, raises otherwise."""
 
+LIVENESS = "liveness"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -58,6 +64,23 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             return handler
         inner = handler.unary_unary
         method = handler_call_details.method
+        service, _, name = method.lstrip("/").rpartition("/")
+
+        async def measured(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            try:
+                return await guarded(request, context)
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                _duration.record(
+                    (time.perf_counter() - started) * 1000,
+                    {
+                        "rpc.system": "grpc",
+                        "rpc.service": service,
+                        "rpc.method": name,
+                        "rpc.grpc.status_code": code.value[0],
+                    },
+                )
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
@@ -83,7 +106,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
         return grpc.unary_unary_rpc_method_handler(
-            guarded,
+            measured,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -110,7 +133,14 @@ class GrpcServer:
         self._interval = check_interval
         self._check_timeout = check_timeout
         self.health = health.aio.HealthServicer()
-        self.server = grpc.aio.server(interceptors=[aio_server_interceptor(), _ErrorInterceptor()])
+        self.server = grpc.aio.server(
+            interceptors=[aio_server_interceptor(), _ErrorInterceptor()],
+            # Connections are recycled so clients re-resolve and spread over new replicas.
+            options=[
+                ("grpc.max_connection_age_ms", 300_000),
+                ("grpc.max_connection_age_grace_ms", 30_000),
+            ],
+        )
         self.port = 0
         self.serving = False
         self._ready = asyncio.Event()
@@ -131,6 +161,9 @@ class GrpcServer:
             self.server,
         )
         await self._set(NOT_SERVING)
+        # Liveness answers SERVING while the process runs: an outage of a dependency makes the
+        # service unready, never restarted.
+        await self.health.set(LIVENESS, SERVING)
         self.port = self.server.add_insecure_port(self._address)
         await self.server.start()
         self._probe_task = asyncio.create_task(self._probe_loop(), name="readiness-probe")
@@ -197,6 +230,7 @@ class GrpcServer:
 
 def _service_config(timeout_s: float, attempts: int) -> str:
     method: dict[str, Any] = {"name": [{}], "timeout": f"{timeout_s:.3f}s"}
+    # round_robin over every address the name resolves to (a headless Service lists each pod).
     if attempts > 1:  # gRPC rejects a retry policy of fewer than two attempts
         method["retryPolicy"] = {
             "maxAttempts": attempts,
@@ -205,7 +239,7 @@ def _service_config(timeout_s: float, attempts: int) -> str:
             "backoffMultiplier": 2,
             "retryableStatusCodes": ["UNAVAILABLE"],
         }
-    return json.dumps({"methodConfig": [method]})
+    return json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": [method]})
 
 
 def client_channel(target: str, *, timeout_s: float = 5.0, attempts: int = 3) -> grpc.aio.Channel:
