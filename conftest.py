@@ -73,6 +73,8 @@ from rapport_gateway.settings import GatewaySettings  # noqa: E402
 from rapport_identity.__main__ import create as create_identity  # noqa: E402
 from rapport_identity.settings import IdentitySettings  # noqa: E402
 from rapport_platform.app import ServiceApp  # noqa: E402
+from rapport_scheduling.__main__ import create as create_scheduling  # noqa: E402
+from rapport_scheduling.settings import SchedulingSettings  # noqa: E402
 
 
 def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
@@ -87,6 +89,19 @@ def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
     }
     values.update(overrides)
     return IdentitySettings(**values)  # type: ignore[arg-type]
+
+
+def scheduling_settings(deps: Deps, identity_addr: str, **overrides: object) -> SchedulingSettings:
+    values: dict[str, object] = {
+        "grpc_port": procs.free_port(),
+        "mongo_uri": deps.mongo_uri,
+        "mongo_db": unique_db("scheduling"),
+        "nats_url": deps.nats_url,
+        "identity_addr": identity_addr,
+        "drain_seconds": 0.5,
+    }
+    values.update(overrides)
+    return SchedulingSettings(**values)  # type: ignore[arg-type]
 
 
 async def start_service(app: ServiceApp) -> ServiceApp:
@@ -132,6 +147,8 @@ class Stack:
     identity: ServiceApp
     identity_addr: str
     gateway: Gateway
+    scheduling: ServiceApp | None = None
+    scheduling_addr: str = ""
 
     @property
     def url(self) -> str:
@@ -142,7 +159,19 @@ class Stack:
 async def stack(deps: Deps):
     identity = await start_service(create_identity(identity_settings(deps)))
     addr = f"127.0.0.1:{identity.server.port}"  # type: ignore[union-attr]
-    settings = GatewaySettings(http_port=procs.free_port(), identity_addr=addr)
+    scheduling = await start_service(create_scheduling(scheduling_settings(deps, addr)))
+    scheduling_addr = f"127.0.0.1:{scheduling.server.port}"  # type: ignore[union-attr]
+    settings = GatewaySettings(
+        http_port=procs.free_port(), identity_addr=addr, scheduling_addr=scheduling_addr
+    )
     async with Gateway(settings) as gateway:
-        yield Stack(deps=deps, identity=identity, identity_addr=addr, gateway=gateway)
+        yield Stack(
+            deps=deps,
+            identity=identity,
+            identity_addr=addr,
+            gateway=gateway,
+            scheduling=scheduling,
+            scheduling_addr=scheduling_addr,
+        )
+    await scheduling.stop(0)
     await identity.stop(0)

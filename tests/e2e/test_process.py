@@ -18,16 +18,18 @@ from conftest import unique_db
 
 def identity_env(deps, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
-    env.update({
-        "RAPPORT_IDENTITY_GRPC_PORT": str(port),
-        "RAPPORT_IDENTITY_MONGO_URI": deps.mongo_uri,
-        "RAPPORT_IDENTITY_MONGO_DB": unique_db("identity"),
-        "RAPPORT_IDENTITY_NATS_URL": deps.nats_url,
-        "RAPPORT_IDENTITY_VAULT_ADDR": deps.vault_addr,
-        "RAPPORT_IDENTITY_VAULT_TOKEN": deps.vault_tokens["identity"],
-        "RAPPORT_IDENTITY_DRAIN_SECONDS": "2",
-        **extra,
-    })
+    env.update(
+        {
+            "RAPPORT_IDENTITY_GRPC_PORT": str(port),
+            "RAPPORT_IDENTITY_MONGO_URI": deps.mongo_uri,
+            "RAPPORT_IDENTITY_MONGO_DB": unique_db("identity"),
+            "RAPPORT_IDENTITY_NATS_URL": deps.nats_url,
+            "RAPPORT_IDENTITY_VAULT_ADDR": deps.vault_addr,
+            "RAPPORT_IDENTITY_VAULT_TOKEN": deps.vault_tokens["identity"],
+            "RAPPORT_IDENTITY_DRAIN_SECONDS": "2",
+            **extra,
+        }
+    )
     return env
 
 
@@ -41,8 +43,13 @@ def identity_env(deps, port: int, **extra: str) -> dict[str, str]:
 )
 def test_bad_config_exits_at_once_with_a_clear_message(deps, override, message):
     env = identity_env(deps, procs.free_port(), **override)
-    done = subprocess.run([sys.executable, "-m", "rapport_identity"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "rapport_identity"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
@@ -50,9 +57,12 @@ def test_bad_config_exits_at_once_with_a_clear_message(deps, override, message):
 
 async def test_sigterm_turns_health_not_serving_then_drains_and_exits(deps):
     port = procs.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rapport_identity"],
-                            env=identity_env(deps, port), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rapport_identity"],
+        env=identity_env(deps, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     stub = health_pb2_grpc.HealthStub(channel)
 

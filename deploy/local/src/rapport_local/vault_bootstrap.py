@@ -24,6 +24,8 @@ SERVICES: tuple[str, ...] = (
 )
 TRANSIT_MOUNT = "transit"
 IDENTITY_JWT_KEY = "identity-jwt"
+# Encrypts identity's TOTP secrets; derived, so a ciphertext only opens for its own account.
+IDENTITY_TOTP_KEY = "identity-totp"
 TOKEN_META_KEY = "rapport_service"
 
 
@@ -43,6 +45,12 @@ def _ensure_transit(client: hvac.Client) -> None:
 
 
 def _ensure_identity_key(client: hvac.Client) -> None:
+    try:
+        client.secrets.transit.read_key(IDENTITY_TOTP_KEY, mount_point=TRANSIT_MOUNT)
+    except InvalidPath:
+        client.secrets.transit.create_key(
+            IDENTITY_TOTP_KEY, key_type="aes256-gcm96", derived=True, mount_point=TRANSIT_MOUNT
+        )
     try:
         client.secrets.transit.read_key(IDENTITY_JWT_KEY, mount_point=TRANSIT_MOUNT)
     except InvalidPath:

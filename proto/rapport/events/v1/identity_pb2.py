@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/identity.proto\x12\x11rapport.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x11\n\tclinic_id\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/identity.proto\x12\x11rapport.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n\x0eUserRegistered\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x11\n\tclinic_id\x18\x03 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x94\x01\n\rClinicCreated\x12\x11\n\tclinic_id\x18\x01 \x01(\t\x12\x15\n\radmin_user_id\x18\x02 \x01(\t\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x16\n\x0e\x63ommission_bps\x18\x04 \x01(\x05\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"s\n\x17TherapistProfileUpdated\x12\x14\n\x0ctherapist_id\x18\x01 \x01(\t\x12\x11\n\tclinic_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8d\x01\n\x15TherapistJoinedClinic\x12\x14\n\x0ctherapist_id\x18\x01 \x01(\t\x12\x11\n\tclinic_id\x18\x02 \x01(\t\x12\x1a\n\x12previous_clinic_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x01\n\x0fLicenseVerified\x12\x12\n\nlicense_id\x18\x01 \x01(\t\x12\x14\n\x0ctherapist_id\x18\x02 \x01(\t\x12\x11\n\tclinic_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x05 \x01(\t\x12\x12\n\nexpires_on\x18\x06 \x01(\t\x12\x13\n\x0bverified_by\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x01\n\x0eLicenseExpired\x12\x12\n\nlicense_id\x18\x01 \x01(\t\x12\x14\n\x0ctherapist_id\x18\x02 \x01(\t\x12\x11\n\tclinic_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x05 \x01(\t\x12\x12\n\nexpires_on\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USERREGISTERED']._serialized_start=89
   _globals['_USERREGISTERED']._serialized_end=226
+  _globals['_CLINICCREATED']._serialized_start=229
+  _globals['_CLINICCREATED']._serialized_end=377
+  _globals['_THERAPISTPROFILEUPDATED']._serialized_start=379
+  _globals['_THERAPISTPROFILEUPDATED']._serialized_end=494
+  _globals['_THERAPISTJOINEDCLINIC']._serialized_start=497
+  _globals['_THERAPISTJOINEDCLINIC']._serialized_end=638
+  _globals['_LICENSEVERIFIED']._serialized_start=641
+  _globals['_LICENSEVERIFIED']._serialized_end=845
+  _globals['_LICENSEEXPIRED']._serialized_start=848
+  _globals['_LICENSEEXPIRED']._serialized_end=1030
 # @@protoc_insertion_point(module_scope)

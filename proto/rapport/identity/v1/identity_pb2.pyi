@@ -31,6 +31,13 @@ class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODALITY_UNSPECIFIED: _ClassVar[Modality]
     MODALITY_VIDEO: _ClassVar[Modality]
     MODALITY_CHAT: _ClassVar[Modality]
+
+class LicenseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LICENSE_STATUS_UNSPECIFIED: _ClassVar[LicenseStatus]
+    LICENSE_STATUS_PENDING: _ClassVar[LicenseStatus]
+    LICENSE_STATUS_VERIFIED: _ClassVar[LicenseStatus]
+    LICENSE_STATUS_EXPIRED: _ClassVar[LicenseStatus]
 ROLE_UNSPECIFIED: Role
 ROLE_CLIENT: Role
 ROLE_THERAPIST: Role
@@ -43,6 +50,10 @@ INELIGIBILITY_REASON_NOT_A_THERAPIST: IneligibilityReason
 MODALITY_UNSPECIFIED: Modality
 MODALITY_VIDEO: Modality
 MODALITY_CHAT: Modality
+LICENSE_STATUS_UNSPECIFIED: LicenseStatus
+LICENSE_STATUS_PENDING: LicenseStatus
+LICENSE_STATUS_VERIFIED: LicenseStatus
+LICENSE_STATUS_EXPIRED: LicenseStatus
 
 class User(_message.Message):
     __slots__ = ("user_id", "email", "role", "display_name", "jurisdiction", "clinic_id", "created_at")
@@ -243,3 +254,275 @@ class GetTherapistProfileResponse(_message.Message):
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     profile: TherapistProfile
     def __init__(self, profile: _Optional[_Union[TherapistProfile, _Mapping]] = ...) -> None: ...
+
+class RefreshRequest(_message.Message):
+    __slots__ = ("refresh_token",)
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    refresh_token: str
+    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
+
+class RefreshResponse(_message.Message):
+    __slots__ = ("access_token", "refresh_token", "token_type", "expires_in")
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    def __init__(self, access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ..., token_type: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
+
+class LogoutRequest(_message.Message):
+    __slots__ = ("refresh_token",)
+    REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    refresh_token: str
+    def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
+
+class LogoutResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EnrollMfaRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EnrollMfaResponse(_message.Message):
+    __slots__ = ("secret", "provisioning_uri")
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONING_URI_FIELD_NUMBER: _ClassVar[int]
+    secret: str
+    provisioning_uri: str
+    def __init__(self, secret: _Optional[str] = ..., provisioning_uri: _Optional[str] = ...) -> None: ...
+
+class ConfirmMfaRequest(_message.Message):
+    __slots__ = ("totp_code",)
+    TOTP_CODE_FIELD_NUMBER: _ClassVar[int]
+    totp_code: str
+    def __init__(self, totp_code: _Optional[str] = ...) -> None: ...
+
+class ConfirmMfaResponse(_message.Message):
+    __slots__ = ("mfa_enabled",)
+    MFA_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    mfa_enabled: bool
+    def __init__(self, mfa_enabled: _Optional[bool] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RotateSigningKeyResponse(_message.Message):
+    __slots__ = ("kid", "published_kids")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_KIDS_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    published_kids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kid: _Optional[str] = ..., published_kids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateClinicRequest(_message.Message):
+    __slots__ = ("name", "currency", "timezone", "commission_bps", "cancellation_window_hours", "late_cancellation_fee_minor")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_BPS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_WINDOW_HOURS_FIELD_NUMBER: _ClassVar[int]
+    LATE_CANCELLATION_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    currency: str
+    timezone: str
+    commission_bps: int
+    cancellation_window_hours: int
+    late_cancellation_fee_minor: int
+    def __init__(self, name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_window_hours: _Optional[int] = ..., late_cancellation_fee_minor: _Optional[int] = ...) -> None: ...
+
+class CreateClinicResponse(_message.Message):
+    __slots__ = ("clinic",)
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    clinic: Clinic
+    def __init__(self, clinic: _Optional[_Union[Clinic, _Mapping]] = ...) -> None: ...
+
+class CreateInvitationRequest(_message.Message):
+    __slots__ = ("clinic_id", "email")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    email: str
+    def __init__(self, clinic_id: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
+
+class CreateInvitationResponse(_message.Message):
+    __slots__ = ("invitation_token", "expires_at")
+    INVITATION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    invitation_token: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, invitation_token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AcceptInvitationRequest(_message.Message):
+    __slots__ = ("invitation_token",)
+    INVITATION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    invitation_token: str
+    def __init__(self, invitation_token: _Optional[str] = ...) -> None: ...
+
+class AcceptInvitationResponse(_message.Message):
+    __slots__ = ("clinic_id",)
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
+
+class ListClinicTherapistsRequest(_message.Message):
+    __slots__ = ("clinic_id", "limit", "cursor")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    limit: int
+    cursor: str
+    def __init__(self, clinic_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ClinicTherapist(_message.Message):
+    __slots__ = ("therapist_id", "display_name", "licenses")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    LICENSES_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    display_name: str
+    licenses: _containers.RepeatedCompositeFieldContainer[License]
+    def __init__(self, therapist_id: _Optional[str] = ..., display_name: _Optional[str] = ..., licenses: _Optional[_Iterable[_Union[License, _Mapping]]] = ...) -> None: ...
+
+class ListClinicTherapistsResponse(_message.Message):
+    __slots__ = ("items", "next_cursor")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ClinicTherapist]
+    next_cursor: str
+    def __init__(self, items: _Optional[_Iterable[_Union[ClinicTherapist, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class PutTherapistProfileRequest(_message.Message):
+    __slots__ = ("therapist_id", "display_name", "bio", "languages", "modalities", "specialties", "session_types")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    BIO_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGES_FIELD_NUMBER: _ClassVar[int]
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    SPECIALTIES_FIELD_NUMBER: _ClassVar[int]
+    SESSION_TYPES_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    display_name: str
+    bio: str
+    languages: _containers.RepeatedScalarFieldContainer[str]
+    modalities: _containers.RepeatedScalarFieldContainer[Modality]
+    specialties: _containers.RepeatedScalarFieldContainer[str]
+    session_types: _containers.RepeatedCompositeFieldContainer[SessionType]
+    def __init__(self, therapist_id: _Optional[str] = ..., display_name: _Optional[str] = ..., bio: _Optional[str] = ..., languages: _Optional[_Iterable[str]] = ..., modalities: _Optional[_Iterable[_Union[Modality, str]]] = ..., specialties: _Optional[_Iterable[str]] = ..., session_types: _Optional[_Iterable[_Union[SessionType, _Mapping]]] = ...) -> None: ...
+
+class PutTherapistProfileResponse(_message.Message):
+    __slots__ = ("profile",)
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    profile: TherapistProfile
+    def __init__(self, profile: _Optional[_Union[TherapistProfile, _Mapping]] = ...) -> None: ...
+
+class License(_message.Message):
+    __slots__ = ("license_id", "therapist_id", "clinic_id", "kind", "jurisdiction", "number", "expires_on", "status", "prescriber", "scope_note", "verified_at", "created_at")
+    LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PRESCRIBER_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_NOTE_FIELD_NUMBER: _ClassVar[int]
+    VERIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    license_id: str
+    therapist_id: str
+    clinic_id: str
+    kind: str
+    jurisdiction: str
+    number: str
+    expires_on: str
+    status: LicenseStatus
+    prescriber: bool
+    scope_note: str
+    verified_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, license_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., kind: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., number: _Optional[str] = ..., expires_on: _Optional[str] = ..., status: _Optional[_Union[LicenseStatus, str]] = ..., prescriber: _Optional[bool] = ..., scope_note: _Optional[str] = ..., verified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AddLicenseRequest(_message.Message):
+    __slots__ = ("therapist_id", "kind", "jurisdiction", "number", "expires_on")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_ON_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    kind: str
+    jurisdiction: str
+    number: str
+    expires_on: str
+    def __init__(self, therapist_id: _Optional[str] = ..., kind: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., number: _Optional[str] = ..., expires_on: _Optional[str] = ...) -> None: ...
+
+class AddLicenseResponse(_message.Message):
+    __slots__ = ("license",)
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    license: License
+    def __init__(self, license: _Optional[_Union[License, _Mapping]] = ...) -> None: ...
+
+class VerifyLicenseRequest(_message.Message):
+    __slots__ = ("therapist_id", "license_id")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_ID_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    license_id: str
+    def __init__(self, therapist_id: _Optional[str] = ..., license_id: _Optional[str] = ...) -> None: ...
+
+class VerifyLicenseResponse(_message.Message):
+    __slots__ = ("license",)
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    license: License
+    def __init__(self, license: _Optional[_Union[License, _Mapping]] = ...) -> None: ...
+
+class ListLicensesRequest(_message.Message):
+    __slots__ = ("therapist_id",)
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    def __init__(self, therapist_id: _Optional[str] = ...) -> None: ...
+
+class ListLicensesResponse(_message.Message):
+    __slots__ = ("licenses",)
+    LICENSES_FIELD_NUMBER: _ClassVar[int]
+    licenses: _containers.RepeatedCompositeFieldContainer[License]
+    def __init__(self, licenses: _Optional[_Iterable[_Union[License, _Mapping]]] = ...) -> None: ...
+
+class SearchTherapistsRequest(_message.Message):
+    __slots__ = ("jurisdiction", "specialty", "language", "modality", "limit", "cursor")
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    SPECIALTY_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    jurisdiction: str
+    specialty: str
+    language: str
+    modality: Modality
+    limit: int
+    cursor: str
+    def __init__(self, jurisdiction: _Optional[str] = ..., specialty: _Optional[str] = ..., language: _Optional[str] = ..., modality: _Optional[_Union[Modality, str]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class DirectoryEntry(_message.Message):
+    __slots__ = ("profile", "licenses")
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    LICENSES_FIELD_NUMBER: _ClassVar[int]
+    profile: TherapistProfile
+    licenses: _containers.RepeatedCompositeFieldContainer[License]
+    def __init__(self, profile: _Optional[_Union[TherapistProfile, _Mapping]] = ..., licenses: _Optional[_Iterable[_Union[License, _Mapping]]] = ...) -> None: ...
+
+class SearchTherapistsResponse(_message.Message):
+    __slots__ = ("items", "next_cursor")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[DirectoryEntry]
+    next_cursor: str
+    def __init__(self, items: _Optional[_Iterable[_Union[DirectoryEntry, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

@@ -71,6 +71,76 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
                 _registered_method=True)
+        self.Refresh = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/Refresh',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshResponse.FromString,
+                _registered_method=True)
+        self.Logout = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/Logout',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.LogoutRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.LogoutResponse.FromString,
+                _registered_method=True)
+        self.EnrollMfa = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/EnrollMfa',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.EnrollMfaRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.EnrollMfaResponse.FromString,
+                _registered_method=True)
+        self.ConfirmMfa = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ConfirmMfa',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaResponse.FromString,
+                _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/RotateSigningKey',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.CreateClinic = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/CreateClinic',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateClinicRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateClinicResponse.FromString,
+                _registered_method=True)
+        self.CreateInvitation = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/CreateInvitation',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateInvitationRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateInvitationResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitation = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/AcceptInvitation',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AcceptInvitationRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AcceptInvitationResponse.FromString,
+                _registered_method=True)
+        self.ListClinicTherapists = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ListClinicTherapists',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsResponse.FromString,
+                _registered_method=True)
+        self.PutTherapistProfile = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/PutTherapistProfile',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileResponse.FromString,
+                _registered_method=True)
+        self.AddLicense = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/AddLicense',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AddLicenseRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AddLicenseResponse.FromString,
+                _registered_method=True)
+        self.VerifyLicense = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/VerifyLicense',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.VerifyLicenseRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.VerifyLicenseResponse.FromString,
+                _registered_method=True)
+        self.ListLicenses = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ListLicenses',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListLicensesRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListLicensesResponse.FromString,
+                _registered_method=True)
+        self.SearchTherapists = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/SearchTherapists',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SearchTherapistsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SearchTherapistsResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -128,6 +198,106 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Refresh(self, request, context):
+        """Exchanges a refresh token for a new pair; the old refresh token is spent. Presenting a spent
+        refresh token again revokes its whole family (theft detection). Public.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Logout(self, request, context):
+        """Revokes the refresh token's family. Public (possession of the refresh token is the proof).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrollMfa(self, request, context):
+        """Starts TOTP enrolment for the caller: a new secret, not yet required at login.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmMfa(self, request, context):
+        """Confirms enrolment with a current code; from then on login asks for a code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """Rotates the token signing key: a new kid is published, then signs; the old one stays in the
+        JWKS until the tokens it signed have expired. Platform operators only, with multi-factor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateClinic(self, request, context):
+        """Creates a clinic; the caller (a client account with no clinic) becomes its clinic admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateInvitation(self, request, context):
+        """A clinic admin invites a therapist by email; the token is single use and expires.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitation(self, request, context):
+        """The invited therapist accepts and joins the clinic.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClinicTherapists(self, request, context):
+        """The therapists of the caller's own clinic, with every licence (clinic admin only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutTherapistProfile(self, request, context):
+        """The therapist writes their own public profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddLicense(self, request, context):
+        """The therapist adds a licence; it is pending until their clinic's admin verifies it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyLicense(self, request, context):
+        """The admin of the therapist's clinic verifies a licence (multi-factor required).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLicenses(self, request, context):
+        """A therapist's licences, every status: the therapist themself or their clinic's admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchTherapists(self, request, context):
+        """The public directory: therapists eligible in a jurisdiction, with their verified licences.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -165,6 +335,76 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetTherapistProfile,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.SerializeToString,
+            ),
+            'Refresh': grpc.unary_unary_rpc_method_handler(
+                    servicer.Refresh,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshResponse.SerializeToString,
+            ),
+            'Logout': grpc.unary_unary_rpc_method_handler(
+                    servicer.Logout,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.LogoutRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.LogoutResponse.SerializeToString,
+            ),
+            'EnrollMfa': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollMfa,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.EnrollMfaRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.EnrollMfaResponse.SerializeToString,
+            ),
+            'ConfirmMfa': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmMfa,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'CreateClinic': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateClinic,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateClinicRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateClinicResponse.SerializeToString,
+            ),
+            'CreateInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInvitation,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateInvitationRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CreateInvitationResponse.SerializeToString,
+            ),
+            'AcceptInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitation,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AcceptInvitationRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AcceptInvitationResponse.SerializeToString,
+            ),
+            'ListClinicTherapists': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClinicTherapists,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsResponse.SerializeToString,
+            ),
+            'PutTherapistProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutTherapistProfile,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileResponse.SerializeToString,
+            ),
+            'AddLicense': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddLicense,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AddLicenseRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.AddLicenseResponse.SerializeToString,
+            ),
+            'VerifyLicense': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyLicense,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.VerifyLicenseRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.VerifyLicenseResponse.SerializeToString,
+            ),
+            'ListLicenses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLicenses,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListLicensesRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListLicensesResponse.SerializeToString,
+            ),
+            'SearchTherapists': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchTherapists,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SearchTherapistsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SearchTherapistsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -358,6 +598,384 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/GetTherapistProfile',
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Refresh(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/Refresh',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Logout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/Logout',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.LogoutRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.LogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrollMfa(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/EnrollMfa',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.EnrollMfaRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.EnrollMfaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmMfa(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ConfirmMfa',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/RotateSigningKey',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateClinic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/CreateClinic',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.CreateClinicRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.CreateClinicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/CreateInvitation',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.CreateInvitationRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.CreateInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/AcceptInvitation',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.AcceptInvitationRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.AcceptInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClinicTherapists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ListClinicTherapists',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutTherapistProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/PutTherapistProfile',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddLicense(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/AddLicense',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.AddLicenseRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.AddLicenseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyLicense(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/VerifyLicense',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.VerifyLicenseRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.VerifyLicenseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLicenses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ListLicenses',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ListLicensesRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ListLicensesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchTherapists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/SearchTherapists',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.SearchTherapistsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.SearchTherapistsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,10 +15,10 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from rapport_gateway import problems
 from rapport_gateway.deps import downstream
 from rapport_gateway.downstream import Downstream
-from rapport_gateway.routes import auth
+from rapport_gateway.routes import auth, identity, scheduling
 from rapport_gateway.settings import GatewaySettings
 
-ROUTERS = [auth]
+ROUTERS = [auth, identity, scheduling]
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:

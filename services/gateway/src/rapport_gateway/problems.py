@@ -71,9 +71,12 @@ def install(app: Any, retry_after_seconds: int) -> None:
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
         status = GRPC_TO_HTTP.get(exc.code(), 500)
         extra = {}
+        headers = None
         for key, value in exc.trailing_metadata() or ():
             if key == "rapport-field":
                 extra["field"] = value
+            elif key == "retry-after" and str(value).isdigit():
+                headers = {"Retry-After": str(value)}  # throttled: when to try again
         if status == 503:
             return problem(
                 request,
@@ -82,7 +85,9 @@ def install(app: Any, retry_after_seconds: int) -> None:
                 headers={"Retry-After": str(retry_after_seconds)},
             )
         detail = exc.details() if status < 500 else "internal error"
-        return problem(request, status, detail or TITLES.get(status, "Error"), extra=extra)
+        return problem(
+            request, status, detail or TITLES.get(status, "Error"), extra=extra, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

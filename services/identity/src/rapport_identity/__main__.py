@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
 from rapport_platform.app import ServiceApp
@@ -16,24 +17,95 @@ from rapport_platform.store import Store
 from rapport_platform.telemetry import setup_telemetry
 from rapport_platform.vault import Vault
 
-from rapport_identity.api import IdentityApi
-from rapport_identity.keys import SigningKeys
+from rapport_identity import domain
+from rapport_identity.api import IdentityApi, SignInPolicy
+from rapport_identity.jobs import Periodic
+from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.settings import IdentitySettings
-from rapport_identity.store import INDEXES
+from rapport_identity.store import INDEXES, Clinics
 
 NAME = "identity"
 
 
-def create(settings: IdentitySettings) -> ServiceApp:
+def marketplace(settings: IdentitySettings) -> domain.Clinic:
+    """The default clinic self-registered therapists practise under (fixed id `marketplace`)."""
+    return domain.new_clinic(
+        clinic_id=domain.MARKETPLACE_CLINIC_ID,
+        name=settings.marketplace_name,
+        currency=settings.marketplace_currency,
+        timezone=settings.marketplace_timezone,
+        commission_bps=settings.marketplace_commission_bps,
+        cancellation_window_hours=settings.marketplace_cancellation_window_hours,
+        late_fee_minor=settings.marketplace_late_fee_minor,
+        now=datetime.now(UTC),
+    )
+
+
+def sign_in_policy(settings: IdentitySettings) -> SignInPolicy:
+    def throttle(slowdown_after: int, lock_after: int) -> domain.ThrottlePolicy:
+        return domain.ThrottlePolicy(
+            slowdown_after=slowdown_after,
+            lock_after=lock_after,
+            lockout=timedelta(seconds=settings.login_lockout_seconds),
+            window=timedelta(seconds=settings.login_failure_window_seconds),
+            max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+        )
+
+    return SignInPolicy(
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        account=throttle(settings.login_account_slowdown_after, settings.login_account_lock_after),
+        address=throttle(settings.login_address_slowdown_after, settings.login_address_lock_after),
+        operator_emails=frozenset(domain.normalise_email(e) for e in settings.operator_emails),
+    )
+
+
+def create(
+    settings: IdentitySettings, *, clock: Callable[[], datetime] | None = None
+) -> ServiceApp:
+    """clock: tests pass one to move time (key retirement, sweeps); the service uses UTC now."""
+    now = clock or (lambda: datetime.now(UTC))
+    market = marketplace(settings)  # invalid marketplace settings fail here, at start
     store = Store(settings.mongo_uri, settings.mongo_db)
     bus = Bus(settings.nats_url, source=f"rapport/{NAME}")
     outbox = Outbox(store, bus, service=NAME)
     vault = Vault(settings)
     ttl = timedelta(seconds=settings.access_token_ttl_seconds)
-    keys = SigningKeys(vault, settings.jwt_key_name, ttl)
+    keys = SigningKeys(
+        vault,
+        settings.jwt_key_name,
+        ttl,
+        activation=timedelta(seconds=settings.signing_key_activation_seconds),
+        clock=now,
+    )
     # Identity verifies its own tokens against the same keys it publishes, without a network hop.
     verifier = TokenVerifier(JwksCache(lambda: keys.jwks(fresh=True), min_refresh_s=1.0))
-    api = IdentityApi(store=store, outbox=outbox, keys=keys, verifier=verifier, token_ttl=ttl)
+    api = IdentityApi(
+        store=store,
+        outbox=outbox,
+        keys=keys,
+        totp_box=SecretBox(vault, settings.totp_key_name),
+        verifier=verifier,
+        token_ttl=ttl,
+        sign_in=sign_in_policy(settings),
+        invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
+        clock=now,
+    )
+    periodic = Periodic(
+        store,
+        outbox,
+        keys,
+        check_every=settings.license_sweep_check_seconds,
+        key_max_age=(
+            timedelta(days=settings.signing_key_rotation_days)
+            if settings.signing_key_rotation_days
+            else None
+        ),
+        clock=now,
+    )
+
+    async def ensure_marketplace() -> None:
+        await Clinics(store).ensure(market)
+
     app = ServiceApp(
         NAME,
         settings,
@@ -42,9 +114,10 @@ def create(settings: IdentitySettings) -> ServiceApp:
         outbox=outbox,
         indexes=INDEXES,
         checks={"vault": vault.check},
-        on_start=[vault.login],
-        loops=[vault.keep_token_alive],
+        on_start=[vault.login, ensure_marketplace],
+        loops=[vault.keep_token_alive, periodic.run],
     )
+    app.periodic = periodic  # type: ignore[attr-defined]  # tests drive the jobs directly
     app.serve(
         [
             Servicer(

@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.errors import DuplicateKeyError
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
-from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, TokenVerifier
-from rapport_platform.errors import AlreadyExists, NotFound, Unauthenticated
+from rapport.types.v1 import money_pb2
+from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, Principal, TokenVerifier
+from rapport_platform.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from rapport_platform.outbox import Outbox
 from rapport_platform.store import Session, Store
+from rapport_platform.telemetry import meter
 
 from rapport_identity import domain, events
-from rapport_identity.keys import SigningKeys
-from rapport_identity.store import Users
+from rapport_identity.keys import SecretBox, SigningKeys
+from rapport_identity.store import (
+    Clinics,
+    Invitations,
+    Licenses,
+    Profiles,
+    RefreshTokens,
+    Throttle,
+    Users,
+)
+
+log = logging.getLogger(__name__)
+_logins = meter("rapport.identity").create_counter(
+    "rapport.identity.logins", description="sign-in attempts by outcome"
+)
+_refresh_reuse = meter("rapport.identity").create_counter(
+    "rapport.identity.refresh_reuse", description="spent refresh tokens presented again"
+)
 
 ROLE_TO_PB = {
     CLIENT: pb.ROLE_CLIENT,
@@ -25,11 +56,31 @@ ROLE_TO_PB = {
     CLINIC_ADMIN: pb.ROLE_CLINIC_ADMIN,
 }
 PB_TO_ROLE = {v: k for k, v in ROLE_TO_PB.items()}
+MODALITY_TO_PB = {"video": pb.MODALITY_VIDEO, "chat": pb.MODALITY_CHAT}
+PB_TO_MODALITY = {v: k for k, v in MODALITY_TO_PB.items()}
+STATUS_TO_PB = {
+    domain.PENDING: pb.LICENSE_STATUS_PENDING,
+    domain.VERIFIED: pb.LICENSE_STATUS_VERIFIED,
+    domain.EXPIRED: pb.LICENSE_STATUS_EXPIRED,
+}
+REASON_TO_PB = {
+    domain.NO_LICENSE_IN_JURISDICTION: pb.INELIGIBILITY_REASON_NO_LICENSE_IN_JURISDICTION,
+    domain.LICENSE_NOT_VERIFIED: pb.INELIGIBILITY_REASON_LICENSE_NOT_VERIFIED,
+    domain.LICENSE_EXPIRED: pb.INELIGIBILITY_REASON_LICENSE_EXPIRED,
+    domain.NOT_A_THERAPIST: pb.INELIGIBILITY_REASON_NOT_A_THERAPIST,
+}
+RETRY_AFTER = "retry-after"  # trailing metadata on RESOURCE_EXHAUSTED: seconds to wait
+
+
+def _ts(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    return stamp
 
 
 def user_to_pb(user: domain.User) -> pb.User:
-    created = Timestamp()
-    created.FromDatetime(user.created_at)
     return pb.User(
         user_id=user.user_id,
         email=user.email,
@@ -37,8 +88,72 @@ def user_to_pb(user: domain.User) -> pb.User:
         display_name=user.display_name,
         jurisdiction=user.jurisdiction,
         clinic_id=user.clinic_id,
-        created_at=created,
+        created_at=_ts(user.created_at),
     )
+
+
+def clinic_to_pb(c: domain.Clinic) -> pb.Clinic:
+    return pb.Clinic(
+        clinic_id=c.clinic_id,
+        name=c.name,
+        currency=c.currency,
+        timezone=c.timezone,
+        commission_bps=c.commission_bps,
+        cancellation_policy=pb.CancellationPolicy(
+            window_hours=c.cancellation_window_hours,
+            late_fee=money_pb2.Money(amount_minor=c.late_fee_minor, currency=c.currency),
+        ),
+    )
+
+
+def profile_to_pb(p: domain.Profile, currency: str) -> pb.TherapistProfile:
+    return pb.TherapistProfile(
+        therapist_id=p.therapist_id,
+        clinic_id=p.clinic_id,
+        display_name=p.display_name,
+        bio=p.bio,
+        languages=list(p.languages),
+        modalities=[MODALITY_TO_PB[m] for m in p.modalities],
+        specialties=list(p.specialties),
+        session_types=[
+            pb.SessionType(
+                name=s.name,
+                duration_minutes=s.duration_minutes,
+                price=money_pb2.Money(amount_minor=s.price_minor, currency=currency),
+            )
+            for s in p.session_types
+        ],
+        updated_at=_ts(p.updated_at),
+    )
+
+
+def license_to_pb(lic: domain.License, today: date) -> pb.License:
+    return pb.License(
+        license_id=lic.license_id,
+        therapist_id=lic.therapist_id,
+        clinic_id=lic.clinic_id,
+        kind=lic.kind,
+        jurisdiction=lic.jurisdiction,
+        number=lic.number,
+        expires_on=lic.expires_on.isoformat() if lic.expires_on else "",
+        status=STATUS_TO_PB[lic.status(today)],
+        prescriber=lic.prescriber,
+        scope_note=domain.SCOPE_NOTE if lic.prescriber else "",
+        verified_at=_ts(lic.verified_at),
+        created_at=_ts(lic.created_at),
+    )
+
+
+@dataclass(frozen=True)
+class SignInPolicy:
+    refresh_ttl: timedelta
+    account: domain.ThrottlePolicy
+    address: domain.ThrottlePolicy
+    operator_emails: frozenset[str]
+
+
+class _RefreshRaced(Exception):
+    """Two presentations of one refresh token at once: the loser is treated as reuse."""
 
 
 class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
@@ -48,15 +163,40 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         store: Store,
         outbox: Outbox,
         keys: SigningKeys,
+        totp_box: SecretBox,
         verifier: TokenVerifier,
         token_ttl: timedelta,
+        sign_in: SignInPolicy,
+        invitation_ttl: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.users = Users(store)
+        self.clinics = Clinics(store)
+        self.profiles = Profiles(store)
+        self.licenses = Licenses(store)
+        self.invitations = Invitations(store)
+        self.refresh_tokens = RefreshTokens(store)
+        self.throttle = Throttle(store)
         self.keys = keys
+        self.totp_box = totp_box
         self.verifier = verifier
         self.ttl = token_ttl
+        self.sign_in = sign_in
+        self.invitation_ttl = invitation_ttl
+        self.now = clock
+
+    async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
+        return await self.verifier.authenticate(context)
+
+    async def _caller(self, principal: Principal) -> domain.User:
+        user = await self.users.by_id(principal.user_id)
+        if user is None:
+            raise Unauthenticated("this account no longer exists")
+        return user
+
+    # --- accounts and sign-in ----------------------------------------------------------------
 
     async def Register(
         self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext
@@ -67,7 +207,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             role=PB_TO_ROLE.get(request.role, ""),
             display_name=request.display_name,
             jurisdiction=request.jurisdiction,
-            now=datetime.now(UTC),
+            now=self.now(),
         )
         password_hash = await asyncio.to_thread(domain.hash_password, request.password)
 
@@ -84,25 +224,228 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self.outbox.wake()
         return pb.RegisterResponse(user_id=user.user_id)
 
+    async def _throttled(
+        self, context: grpc.aio.ServicerContext, keys: list[str], now: datetime
+    ) -> None:
+        until = await self.throttle.blocked_until(keys, now)
+        if until is not None:
+            _logins.add(1, {"outcome": "throttled"})
+            seconds = max(1, math.ceil((until - now).total_seconds()))
+            context.set_trailing_metadata(((RETRY_AFTER, str(seconds)),))
+            # The same answer whether or not the email has an account.
+            raise ResourceExhausted("too many failed sign-in attempts; try again later")
+
+    async def _failed(self, account_key: str, address_key: str | None, now: datetime) -> None:
+        for key, policy in (
+            (account_key, self.sign_in.account),
+            (address_key, self.sign_in.address),
+        ):
+            if key is None:
+                continue
+            keep = policy.window + policy.lockout + policy.max_delay
+            failures = await self.throttle.failed(key, now=now, window=policy.window, keep=keep)
+            if failures >= policy.slowdown_after:
+                # Slow down: the next attempt must wait, doubling with each further failure.
+                await self.throttle.hold(
+                    key, field="next_allowed_at", until=now + policy.delay_after(failures)
+                )
+            if failures >= policy.lock_after:
+                await self.throttle.hold(key, field="locked_until", until=now + policy.lockout)
+
     async def Login(
         self, request: pb.LoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.LoginResponse:
-        found = await self.users.credentials(domain.normalise_email(request.email))
+        now = self.now()
+        email = domain.normalise_email(request.email)
+        account_key = domain.throttle_key("account", email)
+        address_key = (
+            domain.throttle_key("address", request.client_address)
+            if request.client_address
+            else None
+        )
+        await self._throttled(context, [account_key, *([address_key] if address_key else [])], now)
+        found = await self.users.credentials(email)
         stored_hash = found[1] if found else None
         if not await asyncio.to_thread(domain.password_matches, stored_hash, request.password):
+            await self._failed(account_key, address_key, now)
+            _logins.add(1, {"outcome": "failure"})
             # One answer for an unknown email and a wrong password: never reveal who has an account.
             raise Unauthenticated("email or password is wrong")
         assert found is not None
-        claims = domain.access_claims(found[0], now=datetime.now(UTC), ttl=self.ttl)
-        token = await self.keys.sign(claims)
-        return pb.LoginResponse(
-            access_token=token, token_type="Bearer", expires_in=int(self.ttl.total_seconds())
+        user = found[0]
+        mfa = await self.users.mfa(user.user_id)
+        if mfa.get("enabled"):
+            if not request.totp_code:
+                _logins.add(1, {"outcome": "mfa_required"})
+                raise Unauthenticated(
+                    "a one-time code from your authenticator app is required", field="totp_code"
+                )
+            secret = await self.totp_box.open(user.user_id, mfa["secret"])
+            step = domain.totp_step(
+                secret, request.totp_code, now=now, last_step=int(mfa.get("last_step", 0))
+            )
+            if step is None or not await self.users.use_totp_step(user.user_id, step, enable=False):
+                await self._failed(account_key, address_key, now)
+                _logins.add(1, {"outcome": "failure"})
+                raise Unauthenticated(
+                    "the one-time code is wrong or was used already", field="totp_code"
+                )
+        await self.throttle.clear(account_key)
+        user = await self._promote_operator(user)
+        _logins.add(1, {"outcome": "success"})
+        access, refresh = await self._issue(
+            user,
+            mfa=bool(mfa.get("enabled")),
+            family_id=str(uuid.uuid4()),
+            now=now,
+            expires_at=now + self.sign_in.refresh_ttl,
+            session=None,
         )
+        return pb.LoginResponse(
+            access_token=access,
+            refresh_token=refresh,
+            token_type="Bearer",
+            expires_in=int(self.ttl.total_seconds()),
+        )
+
+    async def _promote_operator(self, user: domain.User) -> domain.User:
+        """Operators (RAPPORT_IDENTITY_OPERATOR_EMAILS) administer the marketplace clinic."""
+        if user.email not in self.sign_in.operator_emails:
+            return user
+        if user.role == CLINIC_ADMIN and user.clinic_id == domain.MARKETPLACE_CLINIC_ID:
+            return user
+
+        async def write(session: Session) -> None:
+            await self.users.set_clinic(
+                session,
+                user.user_id,
+                role=CLINIC_ADMIN,
+                clinic_id=domain.MARKETPLACE_CLINIC_ID,
+                expect_role=user.role,
+                expect_clinic=user.clinic_id,
+            )
+
+        await self.store.transaction(write)
+        return await self._caller_by_id(user.user_id)
+
+    async def _caller_by_id(self, user_id: str) -> domain.User:
+        user = await self.users.by_id(user_id)
+        if user is None:
+            raise Unauthenticated("this account no longer exists")
+        return user
+
+    async def _issue(
+        self,
+        user: domain.User,
+        *,
+        mfa: bool,
+        family_id: str,
+        now: datetime,
+        expires_at: datetime,
+        session: Session | None,
+    ) -> tuple[str, str]:
+        """An access token and the next refresh token of the family."""
+        refresh = domain.new_secret_token()
+        await self.refresh_tokens.add(
+            session,
+            domain.hash_secret(refresh),
+            family_id=family_id,
+            user_id=user.user_id,
+            mfa=mfa,
+            now=now,
+            expires_at=expires_at,
+        )
+        claims = domain.access_claims(user, now=now, ttl=self.ttl, mfa=mfa)
+        return await self.keys.sign(claims), refresh
+
+    async def Refresh(
+        self, request: pb.RefreshRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RefreshResponse:
+        now = self.now()
+        token_hash = domain.hash_secret(request.refresh_token)
+        record = await self.refresh_tokens.by_hash(token_hash) if request.refresh_token else None
+        if record is None or record["revoked"] or record["expires_at"] <= now:
+            raise Unauthenticated("the refresh token is not valid; sign in again")
+        if record["spent_at"] is not None:
+            await self._reuse_detected(record["family_id"])
+        user = await self.users.by_id(record["user_id"])
+        if user is None:
+            raise Unauthenticated("the refresh token is not valid; sign in again")
+
+        async def rotate(session: Session) -> tuple[str, str]:
+            if not await self.refresh_tokens.spend(session, token_hash, now):
+                raise _RefreshRaced
+            # The new token keeps the family's absolute expiry: a sign-in does not live forever.
+            return await self._issue(
+                user,
+                mfa=bool(record["mfa"]),
+                family_id=record["family_id"],
+                now=now,
+                expires_at=record["expires_at"],
+                session=session,
+            )
+
+        try:
+            access, refresh = await self.store.transaction(rotate)
+        except _RefreshRaced:
+            await self._reuse_detected(record["family_id"])
+        return pb.RefreshResponse(
+            access_token=access,
+            refresh_token=refresh,
+            token_type="Bearer",
+            expires_in=int(self.ttl.total_seconds()),
+        )
+
+    async def _reuse_detected(self, family_id: str) -> None:
+        """A spent token came back: someone else holds a copy. End the whole sign-in."""
+        revoked = await self.refresh_tokens.revoke_family(family_id)
+        _refresh_reuse.add(1)
+        log.warning("refresh token reuse: family %s revoked (%d tokens)", family_id, revoked)
+        raise Unauthenticated("the refresh token is not valid; sign in again")
+
+    async def Logout(
+        self, request: pb.LogoutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.LogoutResponse:
+        if request.refresh_token:
+            record = await self.refresh_tokens.by_hash(domain.hash_secret(request.refresh_token))
+            if record is not None:
+                await self.refresh_tokens.revoke_family(record["family_id"])
+        # The same answer for an unknown token: logging out twice is not an error.
+        return pb.LogoutResponse()
+
+    async def EnrollMfa(
+        self, request: pb.EnrollMfaRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EnrollMfaResponse:
+        principal = await self._principal(context)
+        secret = domain.new_totp_secret()
+        sealed = await self.totp_box.seal(principal.user_id, secret)
+        if not await self.users.set_pending_mfa(principal.user_id, sealed):
+            raise FailedPrecondition("multi-factor authentication is already enabled")
+        return pb.EnrollMfaResponse(
+            secret=secret, provisioning_uri=domain.provisioning_uri(secret, principal.user_id)
+        )
+
+    async def ConfirmMfa(
+        self, request: pb.ConfirmMfaRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ConfirmMfaResponse:
+        principal = await self._principal(context)
+        mfa = await self.users.mfa(principal.user_id)
+        if not mfa.get("secret"):
+            raise FailedPrecondition("start enrolment first")
+        if mfa.get("enabled"):
+            raise FailedPrecondition("multi-factor authentication is already enabled")
+        secret = await self.totp_box.open(principal.user_id, mfa["secret"])
+        step = domain.totp_step(
+            secret, request.totp_code, now=self.now(), last_step=int(mfa.get("last_step", 0))
+        )
+        if step is None or not await self.users.use_totp_step(principal.user_id, step, enable=True):
+            raise InvalidArgument("the one-time code is wrong or expired", field="totp_code")
+        return pb.ConfirmMfaResponse(mfa_enabled=True)
 
     async def GetMe(
         self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetMeResponse:
-        principal = await self.verifier.authenticate(context)
+        principal = await self._principal(context)
         user = await self.users.by_id(principal.user_id)
         if user is None:
             raise NotFound("this account no longer exists")
@@ -117,4 +460,360 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
                 pb.JsonWebKey(**{f: k[f] for f in pb.JsonWebKey.DESCRIPTOR.fields_by_name})
                 for k in keys
             ]
+        )
+
+    async def RotateSigningKey(
+        self, request: pb.RotateSigningKeyRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RotateSigningKeyResponse:
+        principal = (await self._principal(context)).require_mfa()
+        user = await self._caller(principal)
+        if user.email not in self.sign_in.operator_emails:
+            raise PermissionDenied("only a platform operator may rotate signing keys")
+        kid = await self.keys.rotate()
+        log.info("signing key rotated by %s: %s signs now", user.user_id, kid)
+        published = [k["kid"] for k in await self.keys.jwks(fresh=True)]
+        return pb.RotateSigningKeyResponse(kid=kid, published_kids=published)
+
+    # --- clinics -----------------------------------------------------------------------------
+
+    async def CreateClinic(
+        self, request: pb.CreateClinicRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateClinicResponse:
+        principal = await self._principal(context)
+        user = await self._caller(principal)
+        domain.may_create_clinic(user)
+        clinic = domain.new_clinic(
+            name=request.name,
+            currency=request.currency,
+            timezone=request.timezone,
+            commission_bps=request.commission_bps,
+            cancellation_window_hours=request.cancellation_window_hours,
+            late_fee_minor=request.late_cancellation_fee_minor,
+            admin_user_id=user.user_id,
+            now=self.now(),
+        )
+
+        async def write(session: Session) -> None:
+            await self.clinics.add(session, clinic)
+            # The caller's role changes in the same transaction; a fresh token carries it.
+            if not await self.users.set_clinic(
+                session,
+                user.user_id,
+                role=CLINIC_ADMIN,
+                clinic_id=clinic.clinic_id,
+                expect_role=CLIENT,
+                expect_clinic="",
+            ):
+                raise FailedPrecondition("this account changed meanwhile; try again")
+            await self.outbox.add(session, events.CLINIC_CREATED, events.clinic_created(clinic))
+
+        await self.store.transaction(write)
+        self.outbox.wake()
+        return pb.CreateClinicResponse(clinic=clinic_to_pb(clinic))
+
+    async def GetClinic(
+        self, request: pb.GetClinicRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetClinicResponse:
+        await self._principal(context)
+        clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
+        if clinic is None:
+            raise NotFound("no such clinic")
+        return pb.GetClinicResponse(clinic=clinic_to_pb(clinic))
+
+    async def CreateInvitation(
+        self, request: pb.CreateInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateInvitationResponse:
+        principal = await self._principal(context)
+        principal.require_role(CLINIC_ADMIN).require_clinic(request.clinic_id)
+        invitation, token = domain.new_invitation(
+            clinic_id=request.clinic_id,
+            email=request.email,
+            invited_by=principal.user_id,
+            now=self.now(),
+            ttl=self.invitation_ttl,
+        )
+        await self.invitations.add(invitation)
+        return pb.CreateInvitationResponse(
+            invitation_token=token, expires_at=_ts(invitation.expires_at)
+        )
+
+    async def AcceptInvitation(
+        self, request: pb.AcceptInvitationRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AcceptInvitationResponse:
+        principal = (await self._principal(context)).require_role(THERAPIST)
+        token_hash = domain.hash_secret(request.invitation_token)
+        now = self.now()
+
+        async def accept(session: Session) -> str:
+            invitation = await self.invitations.by_hash(token_hash, session)
+            if invitation is None:
+                raise NotFound("no such invitation")
+            user = await self.users.by_id(principal.user_id, session)
+            if user is None:
+                raise Unauthenticated("this account no longer exists")
+            domain.check_acceptance(invitation, user, now=now)
+            if not await self.invitations.use(session, token_hash, user.user_id, now):
+                raise FailedPrecondition("this invitation has already been used")
+            previous = domain.clinic_of(user)
+            old = await self.clinics.by_id(previous, session)
+            new = await self.clinics.by_id(invitation.clinic_id, session)
+            if new is None:
+                raise FailedPrecondition("the inviting clinic no longer exists")
+            await self.users.set_clinic(
+                session,
+                user.user_id,
+                role=THERAPIST,
+                clinic_id=new.clinic_id,
+                expect_role=THERAPIST,
+                expect_clinic=user.clinic_id,
+            )
+            await self.profiles.move(
+                session,
+                user.user_id,
+                new.clinic_id,
+                clear_prices=old is None or old.currency != new.currency,
+            )
+            # The new clinic's admin answers for the licences from now on.
+            await self.licenses.move(session, user.user_id, new.clinic_id)
+            await self.outbox.add(
+                session,
+                events.THERAPIST_JOINED_CLINIC,
+                events.therapist_joined_clinic(user.user_id, new.clinic_id, previous, now),
+            )
+            return new.clinic_id
+
+        clinic_id = await self.store.transaction(accept)
+        self.outbox.wake()
+        return pb.AcceptInvitationResponse(clinic_id=clinic_id)
+
+    async def ListClinicTherapists(
+        self, request: pb.ListClinicTherapistsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListClinicTherapistsResponse:
+        principal = await self._principal(context)
+        principal.require_role(CLINIC_ADMIN).require_clinic(request.clinic_id)
+        limit = domain.page_limit(request.limit)
+        therapists = await self.users.therapists_of(
+            request.clinic_id,
+            after=domain.decode_cursor(request.cursor),
+            limit=limit + 1,
+            also_blank=request.clinic_id == domain.MARKETPLACE_CLINIC_ID,
+        )
+        page, more = therapists[:limit], len(therapists) > limit
+        licenses = await self.licenses.of_many([t.user_id for t in page])
+        today = self.now().date()
+        return pb.ListClinicTherapistsResponse(
+            items=[
+                pb.ClinicTherapist(
+                    therapist_id=t.user_id,
+                    display_name=t.display_name,
+                    licenses=[license_to_pb(lic, today) for lic in licenses[t.user_id]],
+                )
+                for t in page
+            ],
+            next_cursor=domain.encode_cursor(page[-1].user_id) if more else "",
+        )
+
+    # --- therapist profiles and licences ----------------------------------------------------
+
+    async def _therapist_clinic(self, therapist: domain.User) -> domain.Clinic:
+        clinic = await self.clinics.by_id(domain.clinic_of(therapist))
+        if clinic is None:
+            raise FailedPrecondition("the therapist's clinic does not exist")
+        return clinic
+
+    async def PutTherapistProfile(
+        self, request: pb.PutTherapistProfileRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PutTherapistProfileResponse:
+        principal = await self._principal(context)
+        principal.require_role(THERAPIST).require_self(request.therapist_id)
+        therapist = await self._caller(principal)
+        clinic = await self._therapist_clinic(therapist)
+        for st in request.session_types:
+            if st.price.currency and st.price.currency.upper() != clinic.currency:
+                raise InvalidArgument(
+                    f"prices are in the clinic's currency, {clinic.currency}",
+                    field="session_types",
+                )
+        unknown = [m for m in request.modalities if m not in PB_TO_MODALITY]
+        if unknown:
+            raise InvalidArgument("modalities must be video or chat", field="modalities")
+        profile = domain.new_profile(
+            therapist_id=therapist.user_id,
+            clinic_id=clinic.clinic_id,
+            display_name=request.display_name,
+            bio=request.bio,
+            languages=list(request.languages),
+            modalities=[PB_TO_MODALITY[m] for m in request.modalities],
+            specialties=list(request.specialties),
+            session_types=[
+                domain.SessionType(
+                    name=st.name,
+                    duration_minutes=st.duration_minutes,
+                    price_minor=st.price.amount_minor,
+                )
+                for st in request.session_types
+            ],
+            now=self.now(),
+        )
+
+        async def write(session: Session) -> None:
+            await self.profiles.put(session, profile)
+            await self.outbox.add(
+                session,
+                events.THERAPIST_PROFILE_UPDATED,
+                events.therapist_profile_updated(profile),
+            )
+
+        await self.store.transaction(write)
+        self.outbox.wake()
+        return pb.PutTherapistProfileResponse(profile=profile_to_pb(profile, clinic.currency))
+
+    async def GetTherapistProfile(
+        self, request: pb.GetTherapistProfileRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetTherapistProfileResponse:
+        await self._principal(context)
+        profile = await self.profiles.by_id(request.therapist_id) if request.therapist_id else None
+        if profile is None:
+            raise NotFound("this therapist has no profile")
+        clinic = await self.clinics.by_id(profile.clinic_id)
+        if clinic is None:
+            raise FailedPrecondition("the therapist's clinic does not exist")
+        return pb.GetTherapistProfileResponse(profile=profile_to_pb(profile, clinic.currency))
+
+    async def AddLicense(
+        self, request: pb.AddLicenseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddLicenseResponse:
+        principal = await self._principal(context)
+        principal.require_role(THERAPIST).require_self(request.therapist_id)
+        therapist = await self._caller(principal)
+        now = self.now()
+        lic = domain.new_license(
+            therapist=therapist,
+            kind=request.kind,
+            jurisdiction=request.jurisdiction,
+            number=request.number,
+            expires_on=request.expires_on,
+            now=now,
+        )
+
+        async def write(session: Session) -> None:
+            await self.licenses.add(session, lic)
+
+        try:
+            await self.store.transaction(write)
+        except DuplicateKeyError:
+            raise AlreadyExists("this licence is already on file", field="number") from None
+        return pb.AddLicenseResponse(license=license_to_pb(lic, now.date()))
+
+    async def VerifyLicense(
+        self, request: pb.VerifyLicenseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyLicenseResponse:
+        principal = await self._principal(context)
+        principal.require_role(CLINIC_ADMIN).require_mfa()
+        lic = await self.licenses.by_id(request.license_id) if request.license_id else None
+        if lic is None or lic.therapist_id != request.therapist_id:
+            raise NotFound("no such licence")
+        now = self.now()
+        verified = domain.verify_license(
+            lic,
+            admin_id=principal.user_id,
+            admin_role=principal.role,
+            admin_clinic=principal.clinic_id,
+            now=now,
+        )
+        if verified is lic:  # already verified: nothing to write, nothing to announce
+            return pb.VerifyLicenseResponse(license=license_to_pb(lic, now.date()))
+
+        async def write(session: Session) -> None:
+            if await self.licenses.mark_verified(session, verified):
+                await self.outbox.add(
+                    session, events.LICENSE_VERIFIED, events.license_verified(verified)
+                )
+
+        await self.store.transaction(write)
+        self.outbox.wake()
+        current = await self.licenses.by_id(lic.license_id)
+        assert current is not None
+        return pb.VerifyLicenseResponse(license=license_to_pb(current, now.date()))
+
+    async def ListLicenses(
+        self, request: pb.ListLicensesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLicensesResponse:
+        principal = await self._principal(context)
+        licenses = await self.licenses.of(request.therapist_id) if request.therapist_id else []
+        if principal.user_id != request.therapist_id:
+            # Only the therapist's own clinic admin sees pending licences; tenancy by record.
+            principal.require_role(CLINIC_ADMIN)
+            therapist = await self.users.by_id(request.therapist_id)
+            if therapist is None or therapist.role != THERAPIST:
+                raise NotFound("no such therapist")
+            principal.require_clinic(domain.clinic_of(therapist))
+        today = self.now().date()
+        return pb.ListLicensesResponse(licenses=[license_to_pb(lic, today) for lic in licenses])
+
+    async def CheckEligibility(
+        self, request: pb.CheckEligibilityRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckEligibilityResponse:
+        await self._principal(context)
+        jurisdiction = domain.check_jurisdiction(request.client_jurisdiction)
+        therapist = await self.users.by_id(request.therapist_id) if request.therapist_id else None
+        licenses = await self.licenses.of(therapist.user_id) if therapist else []
+        answer = domain.eligibility(therapist, licenses, jurisdiction, today=self.now().date())
+        return pb.CheckEligibilityResponse(
+            eligible=answer.eligible,
+            reason=REASON_TO_PB.get(answer.reason, pb.INELIGIBILITY_REASON_UNSPECIFIED),
+            explanation=answer.explanation,
+            license_id=answer.license_id,
+        )
+
+    async def SearchTherapists(
+        self, request: pb.SearchTherapistsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchTherapistsResponse:
+        """Public: only what a client needs to trust and choose (no email, verified licences)."""
+        if not request.jurisdiction:
+            raise InvalidArgument("jurisdiction is required", field="jurisdiction")
+        jurisdiction = domain.check_jurisdiction(request.jurisdiction)
+        specialty = domain.check_specialty(request.specialty) if request.specialty else ""
+        language = (
+            domain.primary_language(domain.check_language(request.language))
+            if request.language
+            else ""
+        )
+        if request.modality and request.modality not in PB_TO_MODALITY:
+            raise InvalidArgument("modality must be video or chat", field="modality")
+        modality = PB_TO_MODALITY.get(request.modality, "")
+        limit = domain.page_limit(request.limit)
+        after = domain.decode_cursor(request.cursor)
+        today = self.now().date()
+        ids = await self.licenses.eligible_therapists(
+            domain.jurisdiction_chain(jurisdiction), today
+        )
+        profiles = await self.profiles.search(
+            ids,
+            specialty=specialty,
+            language=language,
+            modality=modality,
+            after=after,
+            limit=limit + 1,
+        )
+        page, more = profiles[:limit], len(profiles) > limit
+        licenses = await self.licenses.of_many([p.therapist_id for p in page])
+        currencies: dict[str, str] = {}
+        for p in page:
+            if p.clinic_id not in currencies:
+                clinic = await self.clinics.by_id(p.clinic_id)
+                currencies[p.clinic_id] = clinic.currency if clinic else ""
+        return pb.SearchTherapistsResponse(
+            items=[
+                pb.DirectoryEntry(
+                    profile=profile_to_pb(p, currencies[p.clinic_id]),
+                    licenses=[
+                        license_to_pb(lic, today)
+                        for lic in licenses[p.therapist_id]
+                        if lic.counts(today)
+                    ],
+                )
+                for p in page
+            ],
+            next_cursor=domain.encode_cursor(page[-1].therapist_id) if more else "",
         )

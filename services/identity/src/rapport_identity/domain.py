@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import langcodes
 import pycountry
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from rapport_platform.auth import AUDIENCE, CLIENT, ISSUER, THERAPIST
-from rapport_platform.errors import InvalidArgument
+from rapport_platform.auth import AUDIENCE, CLIENT, CLINIC_ADMIN, ISSUER, THERAPIST
+from rapport_platform.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+)
 
+MARKETPLACE_CLINIC_ID = "marketplace"
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 hashes any length; this bounds the work one request can ask
 MAX_DISPLAY_NAME = 100
@@ -78,9 +90,18 @@ def new_user(
         role=role,
         display_name=display_name,
         jurisdiction=jurisdiction,
-        clinic_id="",
+        # A therapist who signs up alone practises under the marketplace clinic until a clinic
+        # admin's invitation moves them; clients belong to no clinic.
+        clinic_id=MARKETPLACE_CLINIC_ID if role == THERAPIST else "",
         created_at=now,
     )
+
+
+def clinic_of(user: User) -> str:
+    """The clinic a therapist practises under (older accounts without one: the marketplace)."""
+    if user.role == THERAPIST:
+        return user.clinic_id or MARKETPLACE_CLINIC_ID
+    return user.clinic_id
 
 
 def access_claims(
@@ -117,3 +138,566 @@ def password_matches(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def hash_secret(token: str) -> str:
+    """Refresh and invitation tokens are 256 random bits: a plain SHA-256 is enough to store them
+    (no dictionary to attack), and it lets us look the token up by its hash."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_secret_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# --- clinics ---------------------------------------------------------------------------------
+
+MAX_CLINIC_NAME = 200
+MAX_CANCELLATION_WINDOW_HOURS = 24 * 14
+MAX_FEE_MINOR = 100_000_000
+
+
+@dataclass(frozen=True)
+class Clinic:
+    clinic_id: str
+    name: str
+    currency: str
+    timezone: str
+    commission_bps: int
+    cancellation_window_hours: int
+    late_fee_minor: int
+    created_at: datetime
+    admin_user_id: str = ""
+
+
+def check_currency(code: str) -> str:
+    code = code.strip().upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise InvalidArgument("currency must be an ISO 4217 code such as USD", field="currency")
+    return code
+
+
+def check_timezone(name: str) -> str:
+    name = name.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(
+            "timezone must be an IANA time zone such as Europe/London", field="timezone"
+        ) from None
+    return name
+
+
+def new_clinic(
+    *,
+    name: str,
+    currency: str,
+    timezone: str,
+    commission_bps: int,
+    cancellation_window_hours: int,
+    late_fee_minor: int,
+    now: datetime,
+    admin_user_id: str = "",
+    clinic_id: str | None = None,
+) -> Clinic:
+    name = name.strip()
+    if not name or len(name) > MAX_CLINIC_NAME:
+        raise InvalidArgument(f"name must be 1 to {MAX_CLINIC_NAME} characters", field="name")
+    if not 0 <= commission_bps <= 10_000:
+        raise InvalidArgument(
+            "commission_bps must be 0 to 10000 basis points", field="commission_bps"
+        )
+    if not 0 <= cancellation_window_hours <= MAX_CANCELLATION_WINDOW_HOURS:
+        raise InvalidArgument(
+            f"cancellation_window_hours must be 0 to {MAX_CANCELLATION_WINDOW_HOURS}",
+            field="cancellation_window_hours",
+        )
+    if not 0 <= late_fee_minor <= MAX_FEE_MINOR:
+        raise InvalidArgument(
+            "late_cancellation_fee_minor must be a non-negative amount in minor units",
+            field="late_cancellation_fee_minor",
+        )
+    return Clinic(
+        clinic_id=clinic_id or str(uuid.uuid4()),
+        name=name,
+        currency=check_currency(currency),
+        timezone=check_timezone(timezone),
+        commission_bps=commission_bps,
+        cancellation_window_hours=cancellation_window_hours,
+        late_fee_minor=late_fee_minor,
+        created_at=now,
+        admin_user_id=admin_user_id,
+    )
+
+
+def may_create_clinic(user: User) -> None:
+    """One role per account: a client account that belongs to no clinic may found one and becomes
+    its admin. A therapist keeps practising and uses a separate account to administer."""
+    if user.role != CLIENT or user.clinic_id:
+        raise PermissionDenied(
+            "only an account with the client role and no clinic may create a clinic; "
+            "use a separate account to administer one"
+        )
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitation:
+    token_hash: str
+    clinic_id: str
+    email: str
+    invited_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+def new_invitation(
+    *, clinic_id: str, email: str, invited_by: str, now: datetime, ttl: timedelta
+) -> tuple[Invitation, str]:
+    email = normalise_email(email)
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise InvalidArgument("email is not a valid address", field="email")
+    token = new_secret_token()
+    invitation = Invitation(
+        token_hash=hash_secret(token),
+        clinic_id=clinic_id,
+        email=email,
+        invited_by=invited_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    return invitation, token
+
+
+def check_acceptance(invitation: Invitation, user: User, *, now: datetime) -> None:
+    if invitation.used_at is not None:
+        raise FailedPrecondition("this invitation has already been used")
+    if invitation.expires_at <= now:
+        raise FailedPrecondition("this invitation has expired; ask the clinic for a new one")
+    if user.role != THERAPIST:
+        raise PermissionDenied("only a therapist account can join a clinic")
+    if not hmac.compare_digest(user.email, invitation.email):
+        raise PermissionDenied("this invitation was sent to another account")
+
+
+# --- therapist profiles ----------------------------------------------------------------------
+
+SPECIALTIES = frozenset(
+    {
+        "addiction",
+        "adhd",
+        "anxiety",
+        "career",
+        "depression",
+        "eating_disorders",
+        "grief",
+        "life_coaching",
+        "lgbtq",
+        "ocd",
+        "parenting",
+        "relationships",
+        "shyness",
+        "sleep",
+        "social_anxiety",
+        "stress",
+        "trauma",
+    }
+)
+MODALITIES = ("video", "chat")
+MAX_BIO = 4000
+MAX_LIST = 20
+MAX_SESSION_TYPES = 10
+MIN_SESSION_MINUTES = 10
+MAX_SESSION_MINUTES = 240
+_SESSION_TYPE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class SessionType:
+    name: str
+    duration_minutes: int
+    price_minor: int
+
+
+@dataclass(frozen=True)
+class Profile:
+    therapist_id: str
+    clinic_id: str
+    display_name: str
+    bio: str
+    languages: tuple[str, ...]
+    modalities: tuple[str, ...]
+    specialties: tuple[str, ...]
+    session_types: tuple[SessionType, ...]
+    updated_at: datetime
+
+    @property
+    def primary_languages(self) -> tuple[str, ...]:
+        return tuple(sorted({primary_language(t) for t in self.languages}))
+
+
+def check_language(tag: str) -> str:
+    """A well-formed, registered BCP 47 tag, in its canonical form (EN-us -> en-US)."""
+    tag = tag.strip()
+    if not tag or len(tag) > 35 or not langcodes.tag_is_valid(tag):
+        raise InvalidArgument(
+            "languages must be BCP 47 tags such as en, es-MX or zh-Hant", field="languages"
+        )
+    return str(langcodes.standardize_tag(tag))
+
+
+def primary_language(tag: str) -> str:
+    return tag.split("-", 1)[0].lower()
+
+
+def check_specialty(name: str) -> str:
+    name = name.strip().lower()
+    if name not in SPECIALTIES:
+        raise InvalidArgument(
+            f"specialty must be one of {', '.join(sorted(SPECIALTIES))}", field="specialties"
+        )
+    return name
+
+
+def check_modality(name: str) -> str:
+    if name not in MODALITIES:
+        raise InvalidArgument("modalities must be video or chat", field="modalities")
+    return name
+
+
+def _unique(items: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def new_profile(
+    *,
+    therapist_id: str,
+    clinic_id: str,
+    display_name: str,
+    bio: str,
+    languages: list[str],
+    modalities: list[str],
+    specialties: list[str],
+    session_types: list[SessionType],
+    now: datetime,
+) -> Profile:
+    display_name = display_name.strip()
+    if not display_name or len(display_name) > MAX_DISPLAY_NAME:
+        raise InvalidArgument(
+            f"display_name must be 1 to {MAX_DISPLAY_NAME} characters", field="display_name"
+        )
+    bio = bio.strip()
+    if len(bio) > MAX_BIO:
+        raise InvalidArgument(f"bio must be at most {MAX_BIO} characters", field="bio")
+    for name, values in (
+        ("languages", languages),
+        ("modalities", modalities),
+        ("specialties", specialties),
+    ):
+        if not values or len(values) > MAX_LIST:
+            raise InvalidArgument(f"{name} must list 1 to {MAX_LIST} entries", field=name)
+    if not session_types or len(session_types) > MAX_SESSION_TYPES:
+        raise InvalidArgument(
+            f"session_types must list 1 to {MAX_SESSION_TYPES} entries", field="session_types"
+        )
+    names = set()
+    for st in session_types:
+        if not _SESSION_TYPE_NAME.match(st.name):
+            raise InvalidArgument(
+                "a session type name is 1 to 40 lowercase letters, digits or dashes",
+                field="session_types",
+            )
+        if st.name in names:
+            raise InvalidArgument("session type names must be unique", field="session_types")
+        names.add(st.name)
+        if not MIN_SESSION_MINUTES <= st.duration_minutes <= MAX_SESSION_MINUTES:
+            raise InvalidArgument(
+                f"duration_minutes must be {MIN_SESSION_MINUTES} to {MAX_SESSION_MINUTES}",
+                field="session_types",
+            )
+        if not 0 <= st.price_minor <= MAX_FEE_MINOR:
+            raise InvalidArgument(
+                "price_minor must be a non-negative amount in minor units", field="session_types"
+            )
+    return Profile(
+        therapist_id=therapist_id,
+        clinic_id=clinic_id,
+        display_name=display_name,
+        bio=bio,
+        languages=_unique([check_language(t) for t in languages]),
+        modalities=_unique([check_modality(m) for m in modalities]),
+        specialties=_unique([check_specialty(s) for s in specialties]),
+        session_types=tuple(session_types),
+        updated_at=now,
+    )
+
+
+# --- licences --------------------------------------------------------------------------------
+
+LICENSE_KINDS = frozenset(
+    {
+        "psychologist",
+        "psychotherapist",
+        "counsellor",
+        "lpc",
+        "lcsw",
+        "lmft",
+        "psychiatrist",
+        "psychiatric_nurse_practitioner",
+        "coach",
+    }
+)
+PRESCRIBER_KINDS = frozenset({"psychiatrist", "psychiatric_nurse_practitioner"})
+# Coaching is not a licensed profession: no number, no expiry; it is still verified by the admin.
+UNLICENSED_KINDS = frozenset({"coach"})
+SCOPE_NOTE = (
+    "Rapport offers no prescribing service: this licence is listed for talking therapy only."
+)
+PENDING, VERIFIED, EXPIRED = "pending", "verified", "expired"
+_LICENSE_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class License:
+    license_id: str
+    therapist_id: str
+    clinic_id: str
+    kind: str
+    jurisdiction: str
+    number: str
+    expires_on: date | None
+    verified_by: str
+    verified_at: datetime | None
+    created_at: datetime
+    expired_at: datetime | None = None
+
+    @property
+    def prescriber(self) -> bool:
+        return self.kind in PRESCRIBER_KINDS
+
+    def expired(self, today: date) -> bool:
+        """Valid through its expiry day (UTC)."""
+        return self.expires_on is not None and self.expires_on < today
+
+    def status(self, today: date) -> str:
+        if self.expired_at is not None or self.expired(today):
+            return EXPIRED
+        return VERIFIED if self.verified_at is not None else PENDING
+
+    def counts(self, today: date) -> bool:
+        """A licence makes its holder eligible only while verified and unexpired."""
+        return self.status(today) == VERIFIED
+
+
+def parse_date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidArgument(f"{field} must be a date such as 2027-06-30", field=field) from None
+
+
+def new_license(
+    *,
+    therapist: User,
+    kind: str,
+    jurisdiction: str,
+    number: str,
+    expires_on: str,
+    now: datetime,
+) -> License:
+    if therapist.role != THERAPIST:
+        raise PermissionDenied("only a therapist holds licences")
+    kind = kind.strip().lower()
+    if kind not in LICENSE_KINDS:
+        raise InvalidArgument(
+            f"kind must be one of {', '.join(sorted(LICENSE_KINDS))}", field="kind"
+        )
+    code = check_jurisdiction(jurisdiction)
+    number = number.strip()
+    expiry: date | None = None
+    if kind in UNLICENSED_KINDS:
+        if expires_on.strip():
+            expiry = parse_date(expires_on, "expires_on")
+    else:
+        if not _LICENSE_NUMBER.match(number):
+            raise InvalidArgument(
+                "number must be 1 to 40 letters, digits, spaces, dots, slashes or dashes",
+                field="number",
+            )
+        if not expires_on.strip():
+            raise InvalidArgument("expires_on is required for a licence", field="expires_on")
+        expiry = parse_date(expires_on, "expires_on")
+    if number and not _LICENSE_NUMBER.match(number):
+        raise InvalidArgument("number has characters a licence number never has", field="number")
+    if expiry is not None and expiry < now.date():
+        raise InvalidArgument("expires_on is in the past", field="expires_on")
+    return License(
+        license_id=str(uuid.uuid4()),
+        therapist_id=therapist.user_id,
+        clinic_id=clinic_of(therapist),
+        kind=kind,
+        jurisdiction=code,
+        number=number,
+        expires_on=expiry,
+        verified_by="",
+        verified_at=None,
+        created_at=now,
+    )
+
+
+def verify_license(
+    license: License, *, admin_id: str, admin_role: str, admin_clinic: str, now: datetime
+) -> License:
+    """The admin of the clinic the licence's holder practises under confirms it."""
+    if admin_role != CLINIC_ADMIN or admin_clinic != license.clinic_id:
+        raise PermissionDenied("only an admin of the therapist's clinic may verify this licence")
+    if license.status(now.date()) == EXPIRED:
+        raise FailedPrecondition("this licence has expired and cannot be verified")
+    if license.verified_at is not None:
+        return license
+    return replace(license, verified_by=admin_id, verified_at=now)
+
+
+def jurisdiction_chain(code: str) -> tuple[str, ...]:
+    """The code and the subdivisions that contain it (GB-LND, GB-ENG): a licence for a parent
+    jurisdiction covers a client living in one of its parts."""
+    chain = [code]
+    sub = pycountry.subdivisions.get(code=code)
+    while sub is not None and getattr(sub, "parent_code", None):
+        parent = str(sub.parent_code)
+        if parent in chain:
+            break
+        chain.append(parent)
+        sub = pycountry.subdivisions.get(code=parent)
+    return tuple(chain)
+
+
+NO_LICENSE_IN_JURISDICTION = "no_license_in_jurisdiction"
+LICENSE_NOT_VERIFIED = "license_not_verified"
+LICENSE_EXPIRED = "license_expired"
+NOT_A_THERAPIST = "not_a_therapist"
+
+_EXPLANATIONS = {
+    NO_LICENSE_IN_JURISDICTION: "the therapist holds no licence for the client's jurisdiction",
+    LICENSE_NOT_VERIFIED: "the therapist's licence there has not been verified yet",
+    LICENSE_EXPIRED: "the therapist's licence there has expired",
+    NOT_A_THERAPIST: "this id is not a therapist's",
+}
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    reason: str = ""
+    license_id: str = ""
+
+    @property
+    def explanation(self) -> str:
+        if self.eligible:
+            return "the therapist holds a verified licence for the client's jurisdiction"
+        return _EXPLANATIONS[self.reason]
+
+
+def eligibility(
+    therapist: User | None, licenses: list[License], client_jurisdiction: str, *, today: date
+) -> Eligibility:
+    """May this therapist see a client living in client_jurisdiction, and if not, the most useful
+    reason (expired before pending before none)."""
+    if therapist is None or therapist.role != THERAPIST:
+        return Eligibility(False, NOT_A_THERAPIST)
+    chain = set(jurisdiction_chain(client_jurisdiction))
+    here = sorted(
+        (lic for lic in licenses if lic.jurisdiction in chain), key=lambda lic: lic.license_id
+    )
+    for lic in here:
+        if lic.counts(today):
+            return Eligibility(True, license_id=lic.license_id)
+    if any(lic.verified_at is not None for lic in here):
+        return Eligibility(False, LICENSE_EXPIRED)
+    if any(lic.status(today) == PENDING for lic in here):
+        return Eligibility(False, LICENSE_NOT_VERIFIED)
+    if here:
+        return Eligibility(False, LICENSE_EXPIRED)
+    return Eligibility(False, NO_LICENSE_IN_JURISDICTION)
+
+
+# --- multi-factor (TOTP, RFC 6238) -----------------------------------------------------------
+
+TOTP_ISSUER = "Rapport"
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(secret: str, account_id: str) -> str:
+    # The account id, not the email, labels the entry: nothing personal in a QR code.
+    return pyotp.TOTP(secret).provisioning_uri(name=account_id, issuer_name=TOTP_ISSUER)
+
+
+def totp_step(secret: str, code: str, *, now: datetime, last_step: int) -> int | None:
+    """The time step a code belongs to (one step of clock drift either way), or None. A step at
+    or before last_step is refused, so a code cannot be replayed."""
+    code = code.strip()
+    if not re.fullmatch(r"\d{6}", code):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        expected = totp.generate_otp(step)
+        if step > last_step and hmac.compare_digest(expected, code):
+            return step
+    return None
+
+
+# --- sign-in throttling ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """Failures within `window` slow an account (or an address) down, then lock it."""
+
+    slowdown_after: int
+    lock_after: int
+    lockout: timedelta
+    window: timedelta
+    max_delay: timedelta
+
+    def delay_after(self, failures: int) -> timedelta:
+        """The wait imposed after the n-th failure: none at first, then doubling, capped."""
+        if failures < self.slowdown_after:
+            return timedelta(0)
+        doubled = timedelta(seconds=2 ** min(failures - self.slowdown_after, 16))
+        return min(doubled, self.max_delay)
+
+
+def throttle_key(kind: str, value: str) -> str:
+    """Counters are keyed by a hash: the same for known and unknown emails (nothing revealed),
+    and no address or email stored in clear."""
+    return f"{kind}:{hash_secret(value)}"
+
+
+def encode_cursor(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    if not cursor:
+        return ""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        value = ""
+    if not value:
+        raise InvalidArgument("cursor is not one this API returned", field="cursor")
+    return value
+
+
+def page_limit(limit: int, *, default: int = 20, maximum: int = 100) -> int:
+    if limit < 0 or limit > maximum:
+        raise InvalidArgument(f"limit must be 1 to {maximum}", field="limit")
+    return limit or default

@@ -1,8 +1,11 @@
 """Signing keys in Vault transit: the private key never leaves Vault (never in Mongo or the image).
 
 Tokens are signed by transit (`marshaling_algorithm=jws` gives the raw r||s signature JWS needs).
-The kid names the key version. A rotated-out version stays in the JWKS until every token it signed
-has expired: version v is published while v is the latest or v+1 is younger than the token TTL.
+The kid names the key version. A new version is published at once but signs only after
+`activation` (longer than the verifiers' JWKS refresh interval), so no service ever meets a kid it
+cannot fetch yet. A rotated-out version stays in the JWKS until every token it signed has expired:
+until v+1 became active, plus the token TTL, plus this cache's age (a replica may sign with v a
+little longer).
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm
 from rapport_platform.auth import ALGORITHM
@@ -25,12 +30,21 @@ def _b64url(data: bytes) -> str:
 
 class SigningKeys:
     def __init__(
-        self, vault: Vault, name: str, token_ttl: timedelta, *, cache_s: float = 30
+        self,
+        vault: Vault,
+        name: str,
+        token_ttl: timedelta,
+        *,
+        cache_s: float = 30,
+        activation: timedelta = timedelta(seconds=10),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._activation = activation
         self._vault = vault
         self._name = name
         self._ttl = token_ttl
         self._cache_s = cache_s
+        self._clock = clock
         self._key: dict[str, Any] | None = None
         self._read_at = float("-inf")
 
@@ -47,8 +61,16 @@ class SigningKeys:
             self._read_at = time.monotonic()
         return self._key
 
+    def _signing_version(self, key: dict[str, Any]) -> int:
+        """The latest version once it is active, else the one before it."""
+        latest = int(key["latest_version"])
+        created = datetime.fromisoformat(key["keys"][str(latest)]["creation_time"])
+        if latest > 1 and created + self._activation > self._clock():
+            return latest - 1
+        return latest
+
     async def sign(self, claims: dict[str, Any]) -> str:
-        version = int((await self._read())["latest_version"])
+        version = self._signing_version(await self._read())
         header = {"alg": ALGORITHM, "typ": "JWT", "kid": self.kid(version)}
         signing_input = (
             _b64url(json.dumps(header, separators=(",", ":")).encode())
@@ -73,21 +95,70 @@ class SigningKeys:
         key = await self._read(fresh=fresh)
         versions = {int(v): d for v, d in key["keys"].items()}
         latest = int(key["latest_version"])
-        now = datetime.now(UTC)
+        now = self._clock()
         published = []
         for version, data in sorted(versions.items()):
             successor = versions.get(version + 1)
             if version != latest and successor is not None:
                 retired_at = datetime.fromisoformat(successor["creation_time"])
+                retired_at += self._activation + timedelta(seconds=self._cache_s)
                 if retired_at + self._ttl < now:
                     continue
-            jwk = ECAlgorithm.to_jwk(load_pem_public_key(data["public_key"].encode()), as_dict=True)
+            public = load_pem_public_key(data["public_key"].encode())
+            assert isinstance(public, EllipticCurvePublicKey)  # the key type is ecdsa-p256
+            jwk = ECAlgorithm.to_jwk(public, as_dict=True)
             published.append({**jwk, "kid": self.kid(version), "alg": ALGORITHM, "use": "sig"})
         return published
 
-    async def rotate(self) -> None:
+    async def latest(self) -> tuple[int, datetime]:
+        """The signing version and when it was created (fresh from Vault)."""
+        key = await self._read(fresh=True)
+        version = int(key["latest_version"])
+        return version, datetime.fromisoformat(key["keys"][str(version)]["creation_time"])
+
+    async def rotate(self) -> str:
+        """A new version, published now, signing after `activation` (every replica within
+        `cache_s` more); returns its kid."""
         await self._vault.call(
             "transit.rotate",
             lambda c: c.secrets.transit.rotate_key(self._name, mount_point=self._vault.mount),
         )
-        await self._read(fresh=True)
+        key = await self._read(fresh=True)
+        return self.kid(int(key["latest_version"]))
+
+
+class SecretBox:
+    """Small per-account secrets (TOTP seeds) sealed by a derived transit key: Mongo holds only
+    ciphertext, and a ciphertext opens only under the account id it was sealed for."""
+
+    def __init__(self, vault: Vault, name: str) -> None:
+        self._vault = vault
+        self._name = name
+
+    @staticmethod
+    def _b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    async def seal(self, account_id: str, plaintext: str) -> str:
+        reply = await self._vault.call(
+            "transit.encrypt",
+            lambda c: c.secrets.transit.encrypt_data(
+                self._name,
+                plaintext=self._b64(plaintext),
+                context=self._b64(account_id),
+                mount_point=self._vault.mount,
+            ),
+        )
+        return str(reply["data"]["ciphertext"])
+
+    async def open(self, account_id: str, ciphertext: str) -> str:
+        reply = await self._vault.call(
+            "transit.decrypt",
+            lambda c: c.secrets.transit.decrypt_data(
+                self._name,
+                ciphertext=ciphertext,
+                context=self._b64(account_id),
+                mount_point=self._vault.mount,
+            ),
+        )
+        return base64.b64decode(reply["data"]["plaintext"]).decode()

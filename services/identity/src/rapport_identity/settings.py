@@ -1,5 +1,7 @@
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 from rapport_platform.settings import GrpcServiceSettings, VaultSettings
 
 
@@ -9,4 +11,52 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     grpc_port: int = Field(50051, ge=1, le=65535)
     mongo_db: str = "rapport_identity"
     jwt_key_name: str = Field("identity-jwt", description="Vault transit key that signs tokens")
+    totp_key_name: str = Field(
+        "identity-totp", description="Vault transit key (derived) that seals TOTP secrets"
+    )
     access_token_ttl_seconds: int = Field(900, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(
+        30 * 24 * 3600, ge=3600, le=90 * 24 * 3600, description="absolute life of a sign-in"
+    )
+    signing_key_rotation_days: int = Field(
+        30, ge=0, le=365, description="rotate the signing key when older than this; 0: never"
+    )
+    signing_key_activation_seconds: int = Field(
+        10,
+        ge=0,
+        le=3600,
+        description="a new signing key is published this long before it signs (> JWKS refresh)",
+    )
+    operator_emails: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="comma-separated accounts that administer the marketplace clinic"
+    )
+
+    # The marketplace clinic: where self-registered therapists practise.
+    marketplace_name: str = "Rapport marketplace"
+    marketplace_currency: str = "USD"
+    marketplace_timezone: str = "UTC"
+    marketplace_commission_bps: int = Field(2000, ge=0, le=10_000)
+    marketplace_cancellation_window_hours: int = Field(24, ge=0, le=336)
+    marketplace_late_fee_minor: int = Field(0, ge=0)
+
+    invitation_ttl_hours: int = Field(7 * 24, ge=1, le=30 * 24)
+    license_sweep_check_seconds: float = Field(
+        600, gt=0, description="how often a replica checks whether today's sweep has run"
+    )
+
+    # Sign-in throttling: failures within the window on one account (any email, known or not)
+    # or from one address first slow sign-in down (doubling waits), then lock it for a while.
+    login_account_slowdown_after: int = Field(3, ge=1)
+    login_account_lock_after: int = Field(10, ge=1)
+    login_address_slowdown_after: int = Field(20, ge=1)
+    login_address_lock_after: int = Field(100, ge=1)
+    login_lockout_seconds: int = Field(900, ge=1)
+    login_failure_window_seconds: int = Field(900, ge=1)
+    login_max_delay_seconds: int = Field(60, ge=1)
+
+    @field_validator("operator_emails", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(e.strip().lower() for e in value.split(",") if e.strip())
+        return value

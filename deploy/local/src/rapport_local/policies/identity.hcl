@@ -17,6 +17,15 @@ path "transit/keys/identity-jwt/rotate" {
   capabilities = ["update"]
 }
 
+# TOTP secrets are stored as ciphertext of the derived key identity-totp (context: the user id).
+path "transit/encrypt/identity-totp" {
+  capabilities = ["update"]
+}
+
+path "transit/decrypt/identity-totp" {
+  capabilities = ["update"]
+}
+
 # A periodic token must renew itself to stay alive; nothing else about tokens.
 path "auth/token/lookup-self" {
   capabilities = ["read"]

@@ -52,6 +52,23 @@ class TokenReply(BaseModel):
     expires_in: int
 
 
+class RefreshBody(Strict):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class MfaEnrolReply(BaseModel):
+    secret: str = Field(description="base32 TOTP secret (shown once)")
+    provisioning_uri: str = Field(description="otpauth:// URI for a QR code")
+
+
+class MfaConfirmBody(Strict):
+    totp_code: str = Field(min_length=1, max_length=10)
+
+
+class MfaConfirmReply(BaseModel):
+    mfa_enabled: bool
+
+
 class MeReply(BaseModel):
     user_id: str
     email: str
@@ -86,8 +103,14 @@ async def register(body: RegisterBody, request: Request) -> RegisterReply:
     return RegisterReply(user_id=reply.user_id)
 
 
-@router.post("/v1/auth/login", response_model=TokenReply)
+@router.post(
+    "/v1/auth/login",
+    response_model=TokenReply,
+    responses={429: {"description": "too many failed attempts; see Retry-After"}},
+)
 async def login(body: LoginBody, request: Request) -> TokenReply:
+    """With multi-factor enabled, `totp_code` is required (401 naming the field without it).
+    Repeated failures on one account or from one address slow down, then lock (429)."""
     reply = await identity(request).Login(
         idpb.LoginRequest(
             email=body.email,
@@ -102,6 +125,43 @@ async def login(body: LoginBody, request: Request) -> TokenReply:
         token_type=reply.token_type,
         expires_in=reply.expires_in,
     )
+
+
+@router.post("/v1/auth/refresh", response_model=TokenReply)
+async def refresh(body: RefreshBody, request: Request) -> TokenReply:
+    """Spends the refresh token and returns a new pair. A spent token presented again ends the
+    whole sign-in (every token of its family), as a stolen copy would."""
+    reply = await identity(request).Refresh(idpb.RefreshRequest(refresh_token=body.refresh_token))
+    return TokenReply(
+        access_token=reply.access_token,
+        refresh_token=reply.refresh_token,
+        token_type=reply.token_type,
+        expires_in=reply.expires_in,
+    )
+
+
+@router.post("/v1/auth/logout", status_code=204)
+async def logout(body: RefreshBody, request: Request) -> Response:
+    """Ends the sign-in the refresh token belongs to. Always 204 (nothing to learn from it)."""
+    await identity(request).Logout(idpb.LogoutRequest(refresh_token=body.refresh_token))
+    return Response(status_code=204)
+
+
+@router.post("/v1/auth/mfa/enroll", response_model=MfaEnrolReply)
+async def mfa_enroll(request: Request, token: Token) -> MfaEnrolReply:
+    """Starts TOTP enrolment; nothing changes at login until it is confirmed."""
+    reply = await identity(request).EnrollMfa(idpb.EnrollMfaRequest(), metadata=auth(token))
+    return MfaEnrolReply(secret=reply.secret, provisioning_uri=reply.provisioning_uri)
+
+
+@router.post("/v1/auth/mfa/confirm", response_model=MfaConfirmReply)
+async def mfa_confirm(body: MfaConfirmBody, request: Request, token: Token) -> MfaConfirmReply:
+    """Confirms enrolment with a current code. Sign in again with a code to get a token that
+    carries `mfa: true` (needed to verify licences and read notes)."""
+    reply = await identity(request).ConfirmMfa(
+        idpb.ConfirmMfaRequest(totp_code=body.totp_code), metadata=auth(token)
+    )
+    return MfaConfirmReply(mfa_enabled=reply.mfa_enabled)
 
 
 @router.get("/v1/me", response_model=MeReply)

@@ -1,0 +1,108 @@
+"""Wiring only: settings -> telemetry -> store -> bus -> gRPC server -> run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rapport.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
+from rapport_platform.app import ServiceApp
+from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
+from rapport_platform.bus import Bus, Consumer
+from rapport_platform.outbox import Outbox
+from rapport_platform.rpc import Servicer, client_channel
+from rapport_platform.settings import load_settings
+from rapport_platform.store import Store
+from rapport_platform.telemetry import setup_telemetry
+
+from rapport_scheduling.api import Identity, SchedulingApi
+from rapport_scheduling.events import (
+    CONSUMER,
+    SESSION_ENDED,
+    ReminderScheduler,
+    SessionEndedHandler,
+)
+from rapport_scheduling.settings import SchedulingSettings
+from rapport_scheduling.store import INDEXES, SchedulingStore
+
+NAME = "scheduling"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _millis(clock: Callable[[], datetime]) -> Callable[[], datetime]:
+    """BSON dates keep milliseconds: answer with what a later read will find."""
+
+    def now() -> datetime:
+        t = clock()
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+    return now
+
+
+def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc_now) -> ServiceApp:
+    """`clock` is injectable so tests can stand a day before an appointment without waiting."""
+    clock = _millis(clock)
+    store = Store(settings.mongo_uri, settings.mongo_db)
+    bus = Bus(settings.nats_url, source=f"rapport/{NAME}")
+    outbox = Outbox(store, bus, service=NAME)
+    identity_channel = client_channel(
+        settings.identity_addr, timeout_s=settings.identity_timeout_seconds
+    )
+    verifier = TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel)))
+    identity = Identity(identity_channel, settings.identity_timeout_seconds)
+    api = SchedulingApi(
+        store=store,
+        outbox=outbox,
+        verifier=verifier,
+        identity=identity,
+        settings=settings,
+        clock=clock,
+    )
+    repo = SchedulingStore(store)
+    reminders = ReminderScheduler(
+        store, repo, outbox, clock=clock, poll_seconds=settings.reminder_poll_seconds
+    )
+    session_ended = Consumer(
+        bus,
+        durable=CONSUMER,
+        subject=SESSION_ENDED,
+        handler=SessionEndedHandler(store, repo, outbox, clock=clock),
+    )
+    app = ServiceApp(
+        NAME,
+        settings,
+        store=store,
+        bus=bus,
+        outbox=outbox,
+        indexes=INDEXES,
+        loops=[reminders.run, session_ended.run] if settings.workers_enabled else [],
+        on_stop=[identity_channel.close],
+    )
+    app.serve(
+        [
+            Servicer(
+                scheduling_pb2_grpc.add_SchedulingServiceServicer_to_server,
+                api,
+                scheduling_pb2.DESCRIPTOR.services_by_name["SchedulingService"].full_name,
+            )
+        ]
+    )
+    return app
+
+
+async def serve(settings: SchedulingSettings) -> None:
+    await create(settings).run()  # built inside the loop: grpc.aio binds to the running loop
+
+
+def main() -> None:
+    settings = load_settings(SchedulingSettings)
+    setup_telemetry(NAME, settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

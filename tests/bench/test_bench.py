@@ -1,0 +1,36 @@
+"""The bench's own code, run small against the test stack so `make bench` cannot rot unseen.
+It checks counts and the report's shape, never speed."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import httpx
+
+from tests.bench.__main__ import Figures, book_all, raw_inserts, report, rss_mib
+from tests.scheduling.helpers import Practice
+
+
+async def test_bench_books_inserts_and_reports(stack):
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        practice = await Practice(http).open()
+        figures = await book_all(http, practice, bookings=12, concurrency=3, max_seconds=60)
+    assert (figures.bookings, figures.conflicts, figures.errors) == (12, 0, 0)
+    assert len(figures.latencies) == 12 and figures.percentile(99) >= figures.percentile(50) > 0
+    await raw_inserts(
+        stack.deps.mongo_uri, inserts=30, concurrency=3, max_seconds=60, figures=figures
+    )
+    assert figures.inserts == 30 and figures.inserts_per_second > 0
+    args = argparse.Namespace(concurrency=3)
+    text = report(figures, args, {"mongo": rss_mib(stack.deps.mongo.pid)})
+    for words in ("bookings/s", "p50", "p99", "inserts/s", "ratio", "peak RSS"):
+        assert words in text
+    assert rss_mib() > 0 and math.isnan(rss_mib(2**22 + 1))  # above any pid Linux hands out
+
+
+def test_figures_percentiles():
+    f = Figures(latencies=[i / 1000 for i in range(1, 101)])
+    assert abs(f.percentile(50) - 0.0505) < 1e-9
+    assert abs(f.percentile(99) - 0.09901) < 1e-6
+    assert Figures().percentile(99) == 0.0 and Figures(latencies=[0.2]).percentile(50) == 0.2

@@ -1,0 +1,67 @@
+"""No double booking, ever: 50 concurrent overlapping requests through the gateway, of different
+durations and start times, find exactly one winner per overlapping set; the rest get 409."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+from tests.scheduling.helpers import assert_problem, on_grid, parse
+
+DURATIONS = {"talk-30": 30, "talk-50": 50, "long-90": 90}
+
+
+async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(practice, sched_db):
+    buffer = timedelta(minutes=10)
+    t = await practice.therapist(
+        availability=practice.availability(buffer_minutes=10, slot_step_minutes=15)
+    )
+    clients = await asyncio.gather(*(practice.client() for _ in range(10)))
+    base = on_grid(datetime.now(UTC) + timedelta(days=2), 24 * 60)
+    # Five sets, six hours apart. In a set every request starts between anchor - 30 min and
+    # anchor + 15 min and lasts 30 to 90 minutes, so with 10-minute buffers every padded
+    # interval contains [anchor + 5, anchor + 10): they all overlap one another.
+    anchors = [base + timedelta(hours=6 * g) for g in range(5)]
+    rng = random.Random(50)
+    requests = []
+    for i in range(50):
+        anchor = anchors[i % 5]
+        start = anchor + timedelta(minutes=rng.choice([-30, -15, 0, 15]))
+        session_type = rng.choice(list(DURATIONS))
+        requests.append((clients[i % 10], anchor, start, session_type))
+    assert len({(s, st) for _, _, s, st in requests}) > 10  # really different requests
+
+    answers = await asyncio.gather(
+        *(practice.book(c, t, start, session_type=st) for c, _, start, st in requests)
+    )
+
+    winners: dict[datetime, list[dict]] = {a: [] for a in anchors}
+    for (_, anchor, _, _), r in zip(requests, answers, strict=True):
+        if r.status_code == 201:
+            winners[anchor].append(r.json())
+        else:
+            problem = assert_problem(r, 409)
+            assert problem["field"] == "start"
+    assert {a: len(w) for a, w in winners.items()} == {a: 1 for a in anchors}
+
+    # The database agrees: five confirmed appointments, no two padded intervals overlapping,
+    # and every claim belongs to one of them.
+    stored = [d async for d in sched_db["appointments"].find({"therapist_id": t.user_id})]
+    assert len(stored) == 5 and {d["status"] for d in stored} == {"confirmed"}
+    for a, b in itertools.combinations(stored, 2):
+        assert not (
+            a["start"] - buffer < b["end"] + buffer and b["start"] - buffer < a["end"] + buffer
+        )
+    won = {w[0]["appointment_id"] for w in winners.values()}
+    assert {d["_id"] for d in stored} == won
+    owners = {
+        d["appointment_id"] async for d in sched_db["claims"].find({"therapist_id": t.user_id})
+    }
+    assert owners == won
+    for w in winners.values():
+        appt = w[0]
+        assert parse(appt["end"]) - parse(appt["start"]) == timedelta(
+            minutes=DURATIONS[appt["session_type"]]
+        )
