@@ -3,60 +3,25 @@
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pyotp
 import pytest
 from pymongo import AsyncMongoClient
 from rapport_gateway.settings import GatewaySettings
 from rapport_identity.__main__ import create as create_identity
 from rapport_local import procs, vault_bootstrap
 
-PASSWORD = "correct horse battery"
+from tests.people import PASSWORD, Person, assert_problem
+
 FUTURE = "2099-12-31"
 
 
 def new_email() -> str:
     return f"id-{uuid.uuid4().hex[:12]}@example.org"
-
-
-def assert_problem(r: httpx.Response, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["status"] == status and body["detail"]
-    return body
-
-
-@dataclass
-class Person:
-    user_id: str
-    email: str
-    role: str
-    access: str = ""
-    refresh: str = ""
-    clinic_id: str = ""
-    totp_secret: str = ""
-    last_step: int = 0
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def h(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
-
-    def next_code(self) -> str:
-        """A code for a step after the last one used (identity refuses a replayed step)."""
-        totp = pyotp.TOTP(self.totp_secret)
-        step = max(self.last_step + 1, totp.timecode(time.time()) - 1)
-        while step > totp.timecode(time.time()) + 1:  # used ahead of the clock: wait for it
-            time.sleep(0.5)
-        self.last_step = step
-        return totp.generate_otp(step)
 
 
 class Api:

@@ -3,19 +3,17 @@ licences and availability, and clients, all made through the gateway's public AP
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pyotp
 from rapport_local import procs
 from rapport_scheduling.__main__ import create as create_scheduling
 from rapport_scheduling.settings import SchedulingSettings
 
-PASSWORD = "correct horse battery"
+from tests.people import PASSWORD, Person
+
 SESSION_TYPES = [
     {"name": "talk-30", "duration_minutes": 30, "price_minor": 6000},
     {"name": "talk-50", "duration_minutes": 50, "price_minor": 9000},
@@ -23,14 +21,6 @@ SESSION_TYPES = [
 ]
 # Every day, all day: tests pick their own times without worrying about weekdays.
 ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
-
-
-def assert_problem(r: httpx.Response, status: int) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    body = r.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def rfc3339(value: datetime) -> str:
@@ -46,30 +36,6 @@ def on_grid(value: datetime, minutes: int = 60) -> datetime:
     step = timedelta(minutes=minutes)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return epoch + -((epoch - value) // step) * step
-
-
-@dataclass
-class Person:
-    user_id: str
-    email: str
-    role: str
-    access: str = ""
-    clinic_id: str = ""
-    totp_secret: str = ""
-    last_step: int = 0
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def h(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
-
-    def next_code(self) -> str:
-        totp = pyotp.TOTP(self.totp_secret)
-        step = max(self.last_step + 1, totp.timecode(time.time()) - 1)
-        while step > totp.timecode(time.time()) + 1:
-            time.sleep(0.5)
-        self.last_step = step
-        return totp.generate_otp(step)
 
 
 class Practice:

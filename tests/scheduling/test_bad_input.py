@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.scheduling.helpers import assert_problem, on_grid, rfc3339
+from tests.people import assert_problem
+from tests.scheduling.helpers import on_grid, rfc3339
 
 
 async def snapshot(sched_db) -> dict:

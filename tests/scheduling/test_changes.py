@@ -15,7 +15,8 @@ from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport_platform.bus import Bus, Consumer, Event
 from rapport_platform.rpc import bearer
 
-from tests.scheduling.helpers import assert_problem, on_grid, parse, rfc3339
+from tests.people import assert_problem
+from tests.scheduling.helpers import on_grid, parse, rfc3339
 
 
 def ts(value: datetime) -> Timestamp:

@@ -8,12 +8,27 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
-from tests.scheduling.helpers import assert_problem, on_grid, parse
+from tests.people import assert_problem
+from tests.scheduling.helpers import on_grid, parse
 
 DURATIONS = {"talk-30": 30, "talk-50": 50, "long-90": 90}
 
 
-async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(practice, sched_db):
+def _bookings_counted(telemetry) -> int:
+    return sum(
+        p.value
+        for rm in telemetry.metrics.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "rapport.scheduling.bookings"
+        for p in m.data.data_points
+    )
+
+
+async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(
+    practice, sched_db, telemetry
+):
+    counted_before = _bookings_counted(telemetry)
     buffer = timedelta(minutes=10)
     t = await practice.therapist(
         availability=practice.availability(buffer_minutes=10, slot_step_minutes=15)
@@ -45,6 +60,8 @@ async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(practice
             problem = assert_problem(r, 409)
             assert problem["field"] == "start"
     assert {a: len(w) for a, w in winners.items()} == {a: 1 for a in anchors}
+    # The SRE's bookings-per-minute metric counts the winners only.
+    assert _bookings_counted(telemetry) - counted_before == 5
 
     # The database agrees: five confirmed appointments, no two padded intervals overlapping,
     # and every claim belongs to one of them.

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from icalendar import Calendar
 
-from tests.scheduling.helpers import Practice, assert_problem, on_grid, parse
+from tests.people import assert_problem
+from tests.scheduling.helpers import Practice, on_grid, parse
 
 
 async def all_pages(http, who, **params) -> list[dict]:

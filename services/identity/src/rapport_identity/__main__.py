@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
-from rapport_platform.app import ServiceApp
+from rapport_platform.app import ServiceApp, run_service
 from rapport_platform.auth import JwksCache, TokenVerifier
 from rapport_platform.bus import Bus
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer
-from rapport_platform.settings import load_settings
 from rapport_platform.store import Store
-from rapport_platform.telemetry import setup_telemetry
 from rapport_platform.vault import Vault
 
 from rapport_identity import domain
@@ -130,14 +127,8 @@ def create(
     return app
 
 
-async def serve(settings: IdentitySettings) -> None:
-    await create(settings).run()  # built inside the loop: grpc.aio binds to the running loop
-
-
 def main() -> None:
-    settings = load_settings(IdentitySettings)
-    setup_telemetry(NAME, settings.log_level)
-    asyncio.run(serve(settings))
+    run_service(NAME, IdentitySettings, create)
 
 
 if __name__ == "__main__":

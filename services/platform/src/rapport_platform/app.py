@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 from pymongo import IndexModel
 
@@ -18,11 +19,13 @@ from rapport_platform.bus import Bus
 from rapport_platform.outbox import INDEXES as OUTBOX_INDEXES
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Check, GrpcServer, Servicer
-from rapport_platform.settings import GrpcServiceSettings
+from rapport_platform.settings import GrpcServiceSettings, load_settings
 from rapport_platform.store import Store
+from rapport_platform.telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
 Loop = Callable[[asyncio.Event], Awaitable[None]]
+SettingsT = TypeVar("SettingsT", bound=GrpcServiceSettings)
 
 
 class ServiceApp:
@@ -129,3 +132,17 @@ class ServiceApp:
         assert self.server is not None
         await self.server.run_until_signal()
         await self.stop(drain_seconds=0)
+
+
+def run_service(
+    name: str, settings_class: type[SettingsT], create: Callable[[SettingsT], ServiceApp]
+) -> None:
+    """What every service's `main()` does: settings (fail fast) → telemetry → serve until SIGTERM.
+    The app is built inside the running loop, because grpc.aio binds to the loop it starts on."""
+    settings = load_settings(settings_class)
+    setup_telemetry(name, settings.log_level)
+
+    async def serve() -> None:
+        await create(settings).run()
+
+    asyncio.run(serve())

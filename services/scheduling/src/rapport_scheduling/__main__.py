@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rapport.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
-from rapport_platform.app import ServiceApp
+from rapport_platform.app import ServiceApp, run_service
 from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
 from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
-from rapport_platform.settings import load_settings
 from rapport_platform.store import Store
-from rapport_platform.telemetry import setup_telemetry
 
 from rapport_scheduling.api import Identity, SchedulingApi
 from rapport_scheduling.events import (
@@ -94,14 +91,8 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
     return app
 
 
-async def serve(settings: SchedulingSettings) -> None:
-    await create(settings).run()  # built inside the loop: grpc.aio binds to the running loop
-
-
 def main() -> None:
-    settings = load_settings(SchedulingSettings)
-    setup_telemetry(NAME, settings.log_level)
-    asyncio.run(serve(settings))
+    run_service(NAME, SchedulingSettings, create)
 
 
 if __name__ == "__main__":

@@ -418,6 +418,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                 raise
             return replay
         self.outbox.wake()
+        events.bookings.add(1, {"status": appt.status, "modality": appt.modality})
         return pb.BookAppointmentResponse(appointment=appointment_to_pb(appt, now))
 
     async def _replay(

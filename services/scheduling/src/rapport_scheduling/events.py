@@ -26,6 +26,9 @@ from rapport_scheduling.store import SchedulingStore
 
 log = logging.getLogger(__name__)
 _tracer = tracer("rapport.scheduling")
+bookings = meter("rapport.scheduling").create_counter(
+    "rapport.scheduling.bookings", description="appointments booked or held (SRE dashboards)"
+)
 _fired = meter("rapport.scheduling").create_counter(
     "rapport.scheduling.reminders.fired", description="reminder_due events recorded"
 )

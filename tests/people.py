@@ -1,0 +1,52 @@
+"""What every whole-system test needs about people: accounts made through the public API, their
+tokens and one-time codes, and the problem+json check."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import httpx
+import pyotp
+
+PASSWORD = "correct horse battery"
+
+
+def new_email(prefix: str = "p") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
+
+
+def assert_problem(r: httpx.Response, status: int) -> dict:
+    """A problem+json answer (RFC 9457) with the expected status."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+@dataclass
+class Person:
+    user_id: str
+    email: str
+    role: str
+    access: str = ""
+    refresh: str = ""
+    clinic_id: str = ""
+    totp_secret: str = ""
+    last_step: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def h(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access}"}
+
+    def next_code(self) -> str:
+        """A code for a step after the last one used (identity refuses a replayed step)."""
+        totp = pyotp.TOTP(self.totp_secret)
+        step = max(self.last_step + 1, totp.timecode(time.time()) - 1)
+        while step > totp.timecode(time.time()) + 1:  # used ahead of the clock: wait for it
+            time.sleep(0.5)
+        self.last_step = step
+        return totp.generate_otp(step)
