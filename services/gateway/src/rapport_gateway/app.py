@@ -3,14 +3,17 @@ the service that owns the answer; services verify it themselves. Errors are prob
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.trace import Span
 
 from rapport_gateway import problems
 from rapport_gateway.deps import downstream
@@ -19,6 +22,28 @@ from rapport_gateway.routes import auth, identity, scheduling
 from rapport_gateway.settings import GatewaySettings
 
 ROUTERS = [auth, identity, scheduling]
+# Credentials that travel in a path (the calendar feed's secret URL) never reach a span.
+SECRET_PATHS = re.compile(r"(/v1/calendar-feeds/)[^/?.]+")
+URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
+
+
+def scrub_url(value: str) -> str:
+    """Keep the shape of a URL, not its data: query values (a directory search for `addiction`
+    says something about the person searching) and path secrets are dropped."""
+    path, sep, query = value.partition("?")
+    path = SECRET_PATHS.sub(r"\1{feed_token}", path)
+    if not sep:
+        return path
+    names = [part.partition("=")[0] for part in query.split("&") if part]
+    return f"{path}?{'&'.join(f'{n}=' for n in names)}"
+
+
+def _scrub_span(span: Span, scope: dict[str, Any]) -> None:
+    attributes = getattr(span, "attributes", None) or {}
+    for key in URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, scrub_url(value) if key != "url.query" else "")
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
@@ -69,5 +94,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     for module in ROUTERS:
         app.include_router(module.router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz", server_request_hook=_scrub_span
+    )
     return app

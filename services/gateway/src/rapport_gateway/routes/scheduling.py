@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from google.protobuf.timestamp_pb2 import Timestamp
-from opentelemetry import trace
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport.scheduling.v1 import scheduling_pb2_grpc
@@ -470,16 +469,6 @@ async def create_feed(therapist_id: Id, request: Request, token: Token) -> FeedR
     return FeedReply(feed_url=url, feed_token=reply.feed_token)
 
 
-def _redact_span(secret: str) -> None:
-    """The feed token is a credential in the path: keep it out of the request span's URL
-    attributes (they are exported with every trace)."""
-    span = trace.get_current_span()
-    attributes = getattr(span, "attributes", None) or {}
-    for key, value in list(attributes.items()):
-        if isinstance(value, str) and secret in value:
-            span.set_attribute(key, value.replace(secret, "REDACTED"))
-
-
 @router.get(
     "/v1/calendar-feeds/{feed_token}.ics",
     name="calendar_feed",
@@ -490,7 +479,6 @@ async def calendar_feed(
     feed_token: Annotated[str, Path(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")],
     request: Request,
 ) -> Response:
-    _redact_span(feed_token)
     reply = await scheduling(request).GetCalendarFeed(
         pb.GetCalendarFeedRequest(feed_token=feed_token)
     )
