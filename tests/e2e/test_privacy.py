@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from rapport_gateway.app import scrub_url
 
 

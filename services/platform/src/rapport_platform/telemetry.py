@@ -20,6 +20,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pythonjsonlogger.json import JsonFormatter
 
 _state: dict[str, object] = {}
+# Stable HTTP semantic conventions: `http.server.request.duration` in seconds, the name the SRE
+# dashboards use (read once, when the first HTTP instrumentation starts).
+os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
 
 
 class _TraceContextFilter(logging.Filter):
