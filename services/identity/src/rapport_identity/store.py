@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
-from rapport_platform.store import Session, Store
+from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_identity.domain import (
     Clinic,
@@ -71,28 +71,11 @@ def _day(d: date | None) -> str:
 
 
 def _user_doc(user: User, password_hash: str) -> dict[str, Any]:
-    return {
-        "_id": user.user_id,
-        "email": user.email,
-        "password_hash": password_hash,
-        "role": user.role,
-        "display_name": user.display_name,
-        "jurisdiction": user.jurisdiction,
-        "clinic_id": user.clinic_id,
-        "created_at": user.created_at,
-    }
+    return to_document(user, id_field="user_id", password_hash=password_hash)
 
 
 def _to_user(doc: dict[str, Any]) -> User:
-    return User(
-        user_id=doc["_id"],
-        email=doc["email"],
-        role=doc["role"],
-        display_name=doc["display_name"],
-        jurisdiction=doc.get("jurisdiction", ""),
-        clinic_id=doc.get("clinic_id", ""),
-        created_at=doc["created_at"],
-    )
+    return from_document(User, doc, id_field="user_id")
 
 
 class Users:
@@ -170,31 +153,11 @@ class Users:
 
 
 def _clinic_doc(c: Clinic) -> dict[str, Any]:
-    return {
-        "_id": c.clinic_id,
-        "name": c.name,
-        "currency": c.currency,
-        "timezone": c.timezone,
-        "commission_bps": c.commission_bps,
-        "cancellation_window_hours": c.cancellation_window_hours,
-        "late_fee_minor": c.late_fee_minor,
-        "admin_user_id": c.admin_user_id,
-        "created_at": c.created_at,
-    }
+    return to_document(c, id_field="clinic_id")
 
 
 def _to_clinic(d: dict[str, Any]) -> Clinic:
-    return Clinic(
-        clinic_id=d["_id"],
-        name=d["name"],
-        currency=d["currency"],
-        timezone=d["timezone"],
-        commission_bps=d["commission_bps"],
-        cancellation_window_hours=d["cancellation_window_hours"],
-        late_fee_minor=d["late_fee_minor"],
-        admin_user_id=d.get("admin_user_id", ""),
-        created_at=d["created_at"],
-    )
+    return from_document(Clinic, d, id_field="clinic_id")
 
 
 class Clinics:
@@ -221,34 +184,19 @@ class Clinics:
 
 
 def _profile_doc(p: Profile) -> dict[str, Any]:
-    return {
-        "_id": p.therapist_id,
-        "clinic_id": p.clinic_id,
-        "display_name": p.display_name,
-        "bio": p.bio,
-        "languages": list(p.languages),
-        "language_primaries": list(p.primary_languages),
-        "modalities": list(p.modalities),
-        "specialties": list(p.specialties),
-        "session_types": [
-            {"name": s.name, "duration_minutes": s.duration_minutes, "price_minor": s.price_minor}
-            for s in p.session_types
-        ],
-        "updated_at": p.updated_at,
-    }
+    # Primary language subtags too, so the directory matches `en` to `en-GB` with an index.
+    return to_document(p, id_field="therapist_id", language_primaries=list(p.primary_languages))
 
 
 def _to_profile(d: dict[str, Any]) -> Profile:
-    return Profile(
-        therapist_id=d["_id"],
-        clinic_id=d["clinic_id"],
-        display_name=d["display_name"],
-        bio=d.get("bio", ""),
+    return from_document(
+        Profile,
+        d,
+        id_field="therapist_id",
         languages=tuple(d.get("languages", ())),
         modalities=tuple(d.get("modalities", ())),
         specialties=tuple(d.get("specialties", ())),
         session_types=tuple(SessionType(**s) for s in d.get("session_types", ())),
-        updated_at=d["updated_at"],
     )
 
 
@@ -302,34 +250,16 @@ class Profiles:
 
 
 def _license_doc(lic: License) -> dict[str, Any]:
-    return {
-        "_id": lic.license_id,
-        "therapist_id": lic.therapist_id,
-        "clinic_id": lic.clinic_id,
-        "kind": lic.kind,
-        "jurisdiction": lic.jurisdiction,
-        "number": lic.number,
-        "expires_on": _day(lic.expires_on),
-        "verified_by": lic.verified_by,
-        "verified_at": lic.verified_at,
-        "expired_at": lic.expired_at,
-        "created_at": lic.created_at,
-    }
+    return to_document(lic, id_field="license_id", expires_on=_day(lic.expires_on))
 
 
 def _to_license(d: dict[str, Any]) -> License:
-    return License(
-        license_id=d["_id"],
-        therapist_id=d["therapist_id"],
-        clinic_id=d["clinic_id"],
-        kind=d["kind"],
-        jurisdiction=d["jurisdiction"],
-        number=d.get("number", ""),
-        expires_on=date.fromisoformat(d["expires_on"]) if d.get("expires_on") else None,
-        verified_by=d.get("verified_by", ""),
-        verified_at=d.get("verified_at"),
-        expired_at=d.get("expired_at"),
-        created_at=d["created_at"],
+    expires = d.get("expires_on")
+    return from_document(
+        License,
+        d,
+        id_field="license_id",
+        expires_on=date.fromisoformat(expires) if expires else None,
     )
 
 
@@ -405,15 +335,7 @@ class Licenses:
 
 
 def _to_invitation(d: dict[str, Any]) -> Invitation:
-    return Invitation(
-        token_hash=d["_id"],
-        clinic_id=d["clinic_id"],
-        email=d["email"],
-        invited_by=d["invited_by"],
-        created_at=d["created_at"],
-        expires_at=d["expires_at"],
-        used_at=d.get("used_at"),
-    )
+    return from_document(Invitation, d, id_field="token_hash")
 
 
 class Invitations:
@@ -421,17 +343,7 @@ class Invitations:
         self._col = store.db[INVITATIONS]
 
     async def add(self, inv: Invitation) -> None:
-        await self._col.insert_one(
-            {
-                "_id": inv.token_hash,
-                "clinic_id": inv.clinic_id,
-                "email": inv.email,
-                "invited_by": inv.invited_by,
-                "created_at": inv.created_at,
-                "expires_at": inv.expires_at,
-                "used_at": None,
-            }
-        )
+        await self._col.insert_one(to_document(inv, id_field="token_hash"))
 
     async def by_hash(self, token_hash: str, session: Session | None = None) -> Invitation | None:
         d = await self._col.find_one({"_id": token_hash}, session=session)

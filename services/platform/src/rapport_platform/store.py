@@ -6,6 +6,7 @@ Motor reached end of life on 2026-05-14; PyMongo's async API is its successor wi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -85,3 +86,22 @@ async def _commit(session: Session, attempts: int) -> None:
             if attempt < attempts and exc.has_error_label("UnknownTransactionCommitResult"):
                 continue
             raise
+
+
+def to_document(record: Any, *, id_field: str, **extra: Any) -> dict[str, Any]:
+    """A domain dataclass as a document: its id field becomes `_id`; `extra` adds or replaces
+    fields (values stored in another form, or that the domain object does not carry)."""
+    doc = dataclasses.asdict(record)
+    doc["_id"] = doc.pop(id_field)
+    doc.update(extra)
+    return doc
+
+
+def from_document(cls: type[T], doc: Mapping[str, Any], *, id_field: str, **overrides: Any) -> T:
+    """The dataclass back from its document. Fields the document lacks take the dataclass's
+    defaults; fields it has that the dataclass does not know are ignored; `overrides` win."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = {k: v for k, v in doc.items() if k in names}
+    values[id_field] = doc["_id"]
+    values.update(overrides)
+    return cls(**values)

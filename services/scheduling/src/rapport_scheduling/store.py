@@ -20,7 +20,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 from rapport_platform.errors import AlreadyExists
-from rapport_platform.store import Session, Store
+from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_scheduling.domain import (
     Appointment,
@@ -123,17 +123,13 @@ def doc_to_availability(doc: dict[str, Any]) -> Availability:
 
 
 def appointment_to_doc(a: Appointment) -> dict[str, Any]:
-    doc = dataclasses.asdict(a)
-    doc["_id"] = doc.pop("appointment_id")
-    return doc
+    return to_document(a, id_field="appointment_id")
 
 
 def doc_to_appointment(doc: dict[str, Any]) -> Appointment:
-    fields = {f.name for f in dataclasses.fields(Appointment)}
-    values = {k: v for k, v in doc.items() if k in fields}
-    values["appointment_id"] = doc["_id"]
-    values["policy"] = CancellationPolicy(**doc["policy"])
-    return Appointment(**values)
+    return from_document(
+        Appointment, doc, id_field="appointment_id", policy=CancellationPolicy(**doc["policy"])
+    )
 
 
 def reminder_to_doc(r: Reminder, appt: Appointment) -> dict[str, Any]:
