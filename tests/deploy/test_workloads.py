@@ -3,6 +3,7 @@ native gRPC probes, a grace period longer than the drain, no secret in clear."""
 
 from __future__ import annotations
 
+import ipaddress
 from types import ModuleType
 from typing import Any
 
@@ -57,7 +58,11 @@ def test_services_probes_and_drain(
             assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
             # uvicorn stops listening at SIGTERM: endpoints must drop the pod first.
             assert c["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
-            assert _env(c)["FORWARDED_ALLOW_IPS"]["value"] == "*"
+            # Trusted proxies are networks, never "*" (uvicorn would then believe the leftmost,
+            # client-chosen X-Forwarded-For entry).
+            trusted = _env(c)["FORWARDED_ALLOW_IPS"]["value"].split(",")
+            assert "*" not in trusted
+            assert all(ipaddress.ip_network(n.strip()) for n in trusted)
         else:
             port = kit.GRPC_PORTS[service]
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):

@@ -10,7 +10,8 @@ def test_scrub_url_drops_query_values_and_path_secrets():
     assert scrub_url("/v1/therapists?jurisdiction=US-CA&specialty=addiction") == (
         "/v1/therapists?jurisdiction=&specialty="
     )
-    assert scrub_url("/v1/calendar-feeds/s3cr3tT0ken.ics") == "/v1/calendar-feeds/{feed_token}.ics"
+    assert scrub_url("/v1/calendar-feeds/s3cr3tT0ken.ics") == "/v1/calendar-feeds/{secret}.ics"
+    assert scrub_url("/v1/invitations/s3cr3t_T0k-en/accept") == "/v1/invitations/{secret}/accept"
     assert scrub_url("http://h/v1/me") == "http://h/v1/me"
 
 

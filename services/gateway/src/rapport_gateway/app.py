@@ -22,8 +22,9 @@ from rapport_gateway.routes import auth, identity, scheduling
 from rapport_gateway.settings import GatewaySettings
 
 ROUTERS = [auth, identity, scheduling]
-# Credentials that travel in a path (the calendar feed's secret URL) never reach a span.
-SECRET_PATHS = re.compile(r"(/v1/calendar-feeds/)[^/?.]+")
+# Credentials that travel in a path (the calendar feed's secret URL, invitation tokens) never
+# reach a span.
+SECRET_PATHS = re.compile(r"(/v1/calendar-feeds/|/v1/invitations/)[^/?.]+")
 URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
 
 
@@ -31,7 +32,7 @@ def scrub_url(value: str) -> str:
     """Keep the shape of a URL, not its data: query values (a directory search for `addiction`
     says something about the person searching) and path secrets are dropped."""
     path, sep, query = value.partition("?")
-    path = SECRET_PATHS.sub(r"\1{feed_token}", path)
+    path = SECRET_PATHS.sub(r"\1{secret}", path)
     if not sep:
         return path
     names = [part.partition("=")[0] for part in query.split("&") if part]

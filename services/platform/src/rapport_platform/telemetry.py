@@ -48,6 +48,9 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Even at DEBUG, never the driver's command log: it prints whole documents (emails, names,
+    # password and token hashes).
+    logging.getLogger("pymongo").setLevel(max(logging.WARNING, root.level))
 
 
 def setup_telemetry(service: str, log_level: str = "INFO") -> None:
