@@ -6,6 +6,7 @@ answer is 503 with Retry-After. Details never echo request bodies (they may carr
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import grpc
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 GRPC_TO_HTTP = {
     grpc.StatusCode.INVALID_ARGUMENT: 422,
@@ -100,6 +102,12 @@ def install(app: Any, retry_after_seconds: int) -> None:
             for e in errors
         ]
         return problem(request, 422, "request failed validation", extra={"errors": fields})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Still problem+json; the type only in the log (a message may carry request data).
+        log.error("unhandled %s on a %s request", type(exc).__name__, request.method)
+        return problem(request, 500, "internal error")
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -109,8 +109,16 @@ class ServiceApp:
         return port
 
     async def _after_init(self, loop: Loop) -> None:
+        """Run a background loop once the store is ready; restart it if it ever crashes, so a
+        consumer or the relay never silently stops while health says SERVING."""
         await self._initialised.wait()
-        await loop(self._stop)
+        while not self._stop.is_set():
+            try:
+                await loop(self._stop)
+                return
+            except Exception as exc:
+                log.error("background loop crashed (%s); restarting", type(exc).__name__)
+                await asyncio.sleep(1.0)
 
     async def stop(self, drain_seconds: float | None = None) -> None:
         if self.server is not None:

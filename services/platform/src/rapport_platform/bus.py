@@ -57,6 +57,7 @@ _meter.create_observable_gauge(
 )
 
 DLQ_STREAM = "RAPPORT_DLQ"
+DEDUP_WINDOW_S = 24 * 3600.0
 M = TypeVar("M", bound=Message)
 
 
@@ -158,7 +159,9 @@ class Bus:
     async def ensure_stream(self, name: str, subjects: Sequence[str]) -> None:
         if name in self._streams:
             return
-        config = StreamConfig(name=name, subjects=list(subjects), duplicate_window=120.0)
+        # Deduplication by Nats-Msg-Id lasts a day: an outbox record re-published after a long
+        # outage or a crash between publish and mark is still recognised as a duplicate.
+        config = StreamConfig(name=name, subjects=list(subjects), duplicate_window=DEDUP_WINDOW_S)
         try:
             await self.js.add_stream(config)
         except nats.js.errors.BadRequestError:
@@ -260,7 +263,17 @@ class Consumer:
                     await asyncio.sleep(0.5)
                     continue
                 for msg in msgs:
-                    await self._handle(msg)
+                    try:
+                        await self._handle(msg)
+                    except Exception as exc:  # e.g. NATS gone mid-ack: redelivered after ack_wait
+                        log.warning(
+                            "consumer %s could not settle a message: %s",
+                            self.durable,
+                            type(exc).__name__,
+                        )
+                        sub = None
+                        await asyncio.sleep(0.5)
+                        break
         finally:
             if sub is not None:
                 with contextlib.suppress(Exception):

@@ -62,7 +62,14 @@ def ts(value: datetime | None) -> Timestamp | None:
 def from_ts(value: Timestamp, *, field: str) -> datetime:
     if value.seconds == 0 and value.nanos == 0:
         raise InvalidArgument(f"{field} is required", field=field)
+    # Far-off instants would overflow date arithmetic (buffers, margins) further on.
+    if not EARLIEST <= value.seconds <= LATEST:
+        raise InvalidArgument(f"{field} must be between 1970 and 2200", field=field)
     return value.ToDatetime(tzinfo=UTC)
+
+
+EARLIEST = 0
+LATEST = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp())
 
 
 def feed_hash(token: str) -> str:

@@ -448,6 +448,8 @@ class Appointment:
     no_show_at: datetime | None = None
     completed_at: datetime | None = None
     session_id: str = ""
+    # The therapist or the clinic moved the session: the client may then cancel without a fee.
+    late_fee_waived: bool = False
 
     @property
     def claim_cells(self) -> list[datetime]:
@@ -513,7 +515,8 @@ def new_appointment(
         status=HELD if hold else CONFIRMED,
         created_at=now,
         policy=policy,
-        hold_expires_at=now + hold_ttl if hold else None,
+        # A hold never outlives the start: nobody confirms a session that has begun.
+        hold_expires_at=min(now + hold_ttl, start) if hold else None,
     )
 
 
@@ -536,12 +539,19 @@ def confirm(appt: Appointment, who: Principal, now: datetime) -> Appointment:
         raise FailedPrecondition("the hold has expired; book again", field="appointment_id")
     if status != HELD:
         raise FailedPrecondition(f"the appointment is {status}, not held")
+    if appt.start <= now:
+        raise FailedPrecondition("the session has already started; book another time")
     return dataclasses.replace(appt, status=CONFIRMED, hold_expires_at=None)
 
 
 def is_late(appt: Appointment, by: str, now: datetime) -> bool:
-    """A client cancelling less than the clinic's window before the start cancels late."""
-    return by == CLIENT and appt.start - now < timedelta(hours=appt.policy.window_hours)
+    """A client cancelling less than the clinic's window before the start cancels late, unless
+    the therapist or the clinic moved the session."""
+    return (
+        by == CLIENT
+        and not appt.late_fee_waived
+        and appt.start - now < timedelta(hours=appt.policy.window_hours)
+    )
 
 
 def cancel(appt: Appointment, who: Principal, reason: str, now: datetime) -> Appointment:
@@ -570,12 +580,19 @@ def cancel(appt: Appointment, who: Principal, reason: str, now: datetime) -> App
 def reschedule(
     appt: Appointment, who: Principal, av: Availability, new_start: datetime, now: datetime
 ) -> Appointment:
-    role_in(appt, who)
+    by = role_in(appt, who)
     status = appt.status_at(now)
     if status != CONFIRMED:
         raise FailedPrecondition(f"only a confirmed appointment can be moved; this one is {status}")
     if appt.start <= now:
         raise FailedPrecondition("the appointment has started; it can no longer be moved")
+    if is_late(appt, by, now):
+        # Moving it away would dodge the late-cancellation fee: inside the window, cancel.
+        raise FailedPrecondition(
+            "inside the clinic's cancellation window a session cannot be moved by the client; "
+            "cancel it instead",
+            field="start",
+        )
     if new_start == appt.start:
         raise InvalidArgument("the new start is the current start", field="start")
     duration = timedelta(minutes=appt.duration_minutes)
@@ -586,6 +603,7 @@ def reschedule(
         end=new_start + duration,
         buffer_before_minutes=av.buffer_before_minutes,
         buffer_after_minutes=av.buffer_after_minutes,
+        late_fee_waived=appt.late_fee_waived or by != CLIENT,
     )
 
 
@@ -666,7 +684,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         start = datetime.fromisoformat(start_text)
         if not isinstance(appointment_id, str) or start.tzinfo is None:
             raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        start = start.astimezone(UTC)  # a forged far-off value overflows here, not in the store
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument("cursor is not one this API handed out", field="cursor") from None
     return start, appointment_id
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport.scheduling.v1 import scheduling_pb2_grpc
 from starlette.exceptions import HTTPException
@@ -56,6 +56,17 @@ class Strict(BaseModel):
 
 def scheduling(request: Request) -> scheduling_pb2_grpc.SchedulingServiceStub:
     return stub(request, DOWNSTREAM, scheduling_pb2_grpc.SchedulingServiceStub)
+
+
+def _in_range(value: datetime) -> datetime:
+    # Years at the ends of the calendar overflow once an offset or a buffer is applied.
+    if not 1970 <= value.year <= 2199:
+        raise ValueError("must be between 1970 and 2200")
+    return value
+
+
+# Every time the API accepts: with an offset (RFC 3339), within a sane range.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 def to_ts(value: datetime) -> Timestamp:
@@ -92,8 +103,8 @@ class OverrideBody(Strict):
 
 
 class TimeOffBody(Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
 
 
 class AvailabilityBody(Strict):
@@ -221,7 +232,7 @@ def _from_slot_cursor(cursor: str) -> datetime:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is None:
             raise ValueError
-        return value
+        return _in_range(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise HTTPException(422, "cursor is not one this API handed out") from None
 
@@ -231,8 +242,8 @@ async def list_slots(
     therapist_id: Id,
     request: Request,
     token: Token,
-    range_from: Annotated[AwareDatetime, Query(alias="from")],
-    to: AwareDatetime,
+    range_from: Annotated[Instant, Query(alias="from")],
+    to: Instant,
     session_type: Annotated[str, Query(max_length=64)],
     timezone: Annotated[str, Query(max_length=64, description="show local times too")] = "",
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
@@ -280,7 +291,7 @@ async def list_slots(
 class BookBody(Strict):
     therapist_id: str = Field(min_length=1, max_length=64)
     session_type: str = Field(min_length=1, max_length=64)
-    start: AwareDatetime
+    start: Instant
     modality: Literal["video", "chat"]
     hold: bool = Field(False, description="hold the slot (status held) while payment is secured")
 
@@ -290,7 +301,7 @@ class CancelBody(Strict):
 
 
 class RescheduleBody(Strict):
-    start: AwareDatetime
+    start: Instant
 
 
 class AppointmentReply(BaseModel):
@@ -393,8 +404,8 @@ async def list_appointments(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str, Query(max_length=500)] = "",
     status: Annotated[list[Status] | None, Query()] = None,
-    range_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    range_from: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
 ) -> AppointmentsReply:
     req = pb.ListAppointmentsRequest(
         limit=limit, cursor=cursor, statuses=[STATUSES[s] for s in status or []]
