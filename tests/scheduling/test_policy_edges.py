@@ -113,3 +113,29 @@ async def test_a_forged_list_cursor_is_422(practice, http):
         json.dumps(["0001-01-01T00:00:00+14:00", "x"]).encode()
     ).decode()
     assert_problem(await http.get("/v1/appointments", headers=c.h, params={"cursor": forged}), 422)
+
+
+async def test_a_client_cannot_move_a_session_once_the_therapist_is_no_longer_eligible(
+    practice, http, sched_db, stack
+):
+    t = await practice.therapist()
+    c = await practice.client()
+    a = (await practice.book(c, t, on_grid(datetime.now(UTC) + timedelta(days=3)))).json()
+    before = await appointment(sched_db, a["appointment_id"])
+    # Time passes in identity's records: the therapist's US-CA licence has lapsed.
+    identity_db = stack.identity.store.db
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    await identity_db["licenses"].update_many(
+        {"therapist_id": t.user_id}, {"$set": {"expires_on": yesterday}}
+    )
+    far = on_grid(datetime.now(UTC) + timedelta(days=6))
+    problem = assert_problem(
+        await http.post(
+            f"/v1/appointments/{a['appointment_id']}/reschedule",
+            headers=c.h,
+            json={"start": rfc3339(far)},
+        ),
+        403,
+    )
+    assert problem["field"] == "therapist_id"
+    assert await appointment(sched_db, a["appointment_id"]) == before

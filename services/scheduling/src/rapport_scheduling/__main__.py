@@ -15,10 +15,13 @@ from rapport_platform.store import Store
 
 from rapport_scheduling.api import Identity, SchedulingApi
 from rapport_scheduling.events import (
+    CLINIC_CONSUMER,
     CONSUMER,
     SESSION_ENDED,
+    THERAPIST_JOINED_CLINIC,
     ReminderScheduler,
     SessionEndedHandler,
+    TherapistJoinedClinicHandler,
 )
 from rapport_scheduling.settings import SchedulingSettings
 from rapport_scheduling.store import INDEXES, SchedulingStore
@@ -69,6 +72,12 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
         subject=SESSION_ENDED,
         handler=SessionEndedHandler(store, repo, outbox, clock=clock),
     )
+    joined_clinic = Consumer(
+        bus,
+        durable=CLINIC_CONSUMER,
+        subject=THERAPIST_JOINED_CLINIC,
+        handler=TherapistJoinedClinicHandler(store, repo, clock=clock),
+    )
     app = ServiceApp(
         NAME,
         settings,
@@ -76,7 +85,9 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
         bus=bus,
         outbox=outbox,
         indexes=INDEXES,
-        loops=[reminders.run, session_ended.run] if settings.workers_enabled else [],
+        loops=[reminders.run, session_ended.run, joined_clinic.run]
+        if settings.workers_enabled
+        else [],
         on_stop=[identity_channel.close],
     )
     app.serve(

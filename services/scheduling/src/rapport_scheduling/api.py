@@ -558,6 +558,17 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         who = await self.verifier.authenticate(context)
         new_start = from_ts(request.start, field="start")
         now = self.clock()
+        if who.role == CLIENT:
+            # Booking anew, in effect: the therapist must still be licensed where the client lives.
+            current = await self._appointment(request.appointment_id)
+            domain.role_in(current, who)
+            me = await self.identity.me(who)
+            eligible = await self.identity.eligibility(current.therapist_id, me.jurisdiction, who)
+            if not eligible.eligible:
+                raise PermissionDenied(
+                    eligible.explanation or "this therapist cannot see clients where you live",
+                    field="therapist_id",
+                )
 
         async def write(session: Session) -> domain.Appointment:
             appt = await self._appointment(request.appointment_id, session)

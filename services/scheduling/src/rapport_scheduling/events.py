@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from rapport.events.v1 import identity_pb2 as identity_events
 from rapport.events.v1 import scheduling_pb2 as ev
 from rapport.events.v1 import sessions_pb2
 from rapport.types.v1.money_pb2 import Money
@@ -224,3 +225,27 @@ class SessionEndedHandler:
         applied, changed = await consume_once(self.store, CONSUMER, event.id, effect)
         if applied and changed:
             self.outbox.wake()
+
+
+THERAPIST_JOINED_CLINIC = "rapport.identity.therapist_joined_clinic"
+CLINIC_CONSUMER = "scheduling-therapist-joined-clinic"
+
+
+class TherapistJoinedClinicHandler:
+    """`rapport.identity.therapist_joined_clinic` -> the therapist's coming appointments belong
+    to the new clinic, so only its admin manages them from now on (once per event id)."""
+
+    def __init__(self, store: Store, repo: SchedulingStore, *, clock: Clock) -> None:
+        self.store = store
+        self.repo = repo
+        self.clock = clock
+
+    async def __call__(self, event: Event) -> None:
+        msg = event.parse(identity_events.TherapistJoinedClinic)
+
+        async def effect(session: Session) -> int:
+            return await self.repo.move_to_clinic(
+                session, msg.therapist_id, msg.clinic_id, now=self.clock()
+            )
+
+        await consume_once(self.store, CLINIC_CONSUMER, event.id, effect)

@@ -23,6 +23,8 @@ from rapport_platform.errors import AlreadyExists
 from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_scheduling.domain import (
+    CONFIRMED,
+    HELD,
     Appointment,
     Availability,
     CancellationPolicy,
@@ -231,6 +233,21 @@ class SchedulingStore:
             session=session,
         )
         return result.modified_count == len(appt.claim_cells)
+
+    async def move_to_clinic(
+        self, session: Session, therapist_id: str, clinic_id: str, *, now: datetime
+    ) -> int:
+        """Re-home the therapist's appointments that are still to come (held or confirmed)."""
+        result = await self.appointments.update_many(
+            {
+                "therapist_id": therapist_id,
+                "status": {"$in": [HELD, CONFIRMED]},
+                "end": {"$gt": now},
+            },
+            {"$set": {"clinic_id": clinic_id}},
+            session=session,
+        )
+        return result.modified_count
 
     # appointments
     async def insert_appointment(self, session: Session, appt: Appointment) -> None:

@@ -1,0 +1,38 @@
+"""A therapist who joins another clinic takes their coming appointments along: the old clinic's
+admin loses them, the new one manages them (scheduling consumes therapist_joined_clinic)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from tests.people import assert_problem
+from tests.scheduling.helpers import Practice, on_grid
+
+
+async def test_coming_appointments_follow_the_therapist_to_the_new_clinic(practice, http, sched_db):
+    t = await practice.therapist()
+    c = await practice.client()
+    a = (await practice.book(c, t, on_grid(datetime.now(UTC) + timedelta(days=4)))).json()
+    url = f"/v1/appointments/{a['appointment_id']}"
+    assert (await http.get(url, headers=practice.admin.h)).status_code == 200
+
+    other = await Practice(http).open()
+    r = await http.post(
+        f"/v1/clinics/{other.admin.clinic_id}/invitations",
+        headers=other.admin.h,
+        json={"email": t.email},
+    )
+    assert r.status_code == 201, r.text
+    r = await http.post(f"/v1/invitations/{r.json()['invitation_token']}/accept", headers=t.h)
+    assert r.status_code == 200, r.text
+
+    for _ in range(200):
+        doc = await sched_db["appointments"].find_one({"_id": a["appointment_id"]})
+        if doc["clinic_id"] == other.admin.clinic_id:
+            break
+        await asyncio.sleep(0.05)
+    assert doc["clinic_id"] == other.admin.clinic_id
+    assert_problem(await http.get(url, headers=practice.admin.h), 403)
+    assert_problem(await http.post(f"{url}/cancel", headers=practice.admin.h, json={}), 403)
+    assert (await http.get(url, headers=other.admin.h)).status_code == 200
