@@ -139,3 +139,18 @@ async def test_a_client_cannot_move_a_session_once_the_therapist_is_no_longer_el
     )
     assert problem["field"] == "therapist_id"
     assert await appointment(sched_db, a["appointment_id"]) == before
+
+
+async def test_one_client_cannot_hold_a_whole_calendar(practice, sched_db):
+    t = await practice.therapist()
+    c = await practice.client()
+    base = on_grid(datetime.now(UTC) + timedelta(days=8))
+    for i in range(3):  # the default cap
+        r = await practice.book(c, t, base + timedelta(hours=2 * i), hold=True)
+        assert r.status_code == 201, r.text
+    count = await sched_db["appointments"].count_documents({"client_id": c.user_id})
+    assert_problem(await practice.book(c, t, base + timedelta(hours=8), hold=True), 429)
+    assert await sched_db["appointments"].count_documents({"client_id": c.user_id}) == count
+    # Booking outright is not a hold and stays possible.
+    r = await practice.book(c, t, base + timedelta(hours=8))
+    assert r.status_code == 201, r.text

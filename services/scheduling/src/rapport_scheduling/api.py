@@ -27,6 +27,7 @@ from rapport_platform.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
@@ -406,6 +407,14 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                 await self.repo.remember_key(
                     session, who.user_id, key, fingerprint, appt.appointment_id, now
                 )
+            if appt.status == domain.HELD:
+                held = await self.repo.live_holds(session, who.user_id, now)
+                if held >= self.settings.max_live_holds:
+                    # Holds cost nothing: without a cap one account could block a calendar.
+                    raise ResourceExhausted(
+                        f"at most {self.settings.max_live_holds} holds at a time; "
+                        "confirm or let one expire first"
+                    )
             await self.repo.claim(session, appt, now)
             await self.repo.insert_appointment(session, appt)
             if appt.status == domain.CONFIRMED:

@@ -11,6 +11,9 @@ class SchedulingSettings(GrpcServiceSettings):
     hold_ttl_seconds: int = Field(
         600, ge=30, le=3600, description="how long a hold blocks its slot before it expires"
     )
+    max_live_holds: int = Field(
+        3, ge=1, le=50, description="live holds one client may have at once (no free blocking)"
+    )
     reminder_leads_minutes: tuple[int, ...] = Field(
         (1440, 60), description="reminders go out this many minutes before each start"
     )

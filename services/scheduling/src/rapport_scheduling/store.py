@@ -234,6 +234,12 @@ class SchedulingStore:
         )
         return result.modified_count == len(appt.claim_cells)
 
+    async def live_holds(self, session: Session, client_id: str, now: datetime) -> int:
+        return await self.appointments.count_documents(
+            {"client_id": client_id, "status": HELD, "hold_expires_at": {"$gt": now}},
+            session=session,
+        )
+
     async def move_to_clinic(
         self, session: Session, therapist_id: str, clinic_id: str, *, now: datetime
     ) -> int:
