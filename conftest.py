@@ -76,6 +76,8 @@ from rapport_platform.app import ServiceApp  # noqa: E402
 from rapport_scheduling.__main__ import create as create_scheduling  # noqa: E402
 from rapport_scheduling.settings import SchedulingSettings  # noqa: E402
 
+from tests.identity import operators  # noqa: E402
+
 
 def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
     values: dict[str, object] = {
@@ -86,6 +88,9 @@ def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
         "vault_addr": deps.vault_addr,
         "vault_token": deps.vault_tokens["identity"],
         "drain_seconds": 0.5,
+        # Every test signs up through the gateway from 127.0.0.1: one address, hundreds of
+        # accounts. Sign-up throttling has its own tests (tests/identity/test_throttling.py).
+        "register_address_limit": 100_000,
     }
     values.update(overrides)
     return IdentitySettings(**values)  # type: ignore[arg-type]
@@ -108,6 +113,9 @@ async def start_service(app: ServiceApp) -> ServiceApp:
     await app.start()
     assert app.server is not None
     await app.server.wait_ready()
+    if isinstance(app.settings, IdentitySettings):
+        # Operators are granted on identity's database (as its CLI does): tests find it here.
+        operators.serving(f"127.0.0.1:{app.server.port}", app.settings)
     return app
 
 
@@ -115,6 +123,7 @@ class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.url = f"http://127.0.0.1:{settings.http_port}"
+        operators.routing(self.url, settings.identity_addr)
         config = uvicorn.Config(
             create_app(settings),
             host="127.0.0.1",

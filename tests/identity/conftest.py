@@ -15,6 +15,7 @@ from rapport_gateway.settings import GatewaySettings
 from rapport_identity.__main__ import create as create_identity
 from rapport_local import procs, vault_bootstrap
 
+from tests.identity import operators
 from tests.people import PASSWORD, Person, assert_problem
 
 FUTURE = "2099-12-31"
@@ -74,7 +75,9 @@ class Api:
         return tokens
 
     async def enable_mfa(self, person: Person) -> None:
-        r = await self.http.post("/v1/auth/mfa/enroll", headers=person.h)
+        r = await self.http.post(
+            "/v1/auth/mfa/enroll", headers=person.h, json={"password": PASSWORD}
+        )
         assert r.status_code == 200, r.text
         person.totp_secret = r.json()["secret"]
         r = await self.http.post(
@@ -86,13 +89,19 @@ class Api:
     async def therapist(self, name: str = "Dr Therapist") -> Person:
         return await self.register("therapist", jurisdiction="", name=name)
 
-    async def admin(self, *, currency: str = "EUR", mfa: bool = True) -> Person:
-        """A client account that founds a clinic, then signs in again (with MFA) as its admin."""
+    async def admin(
+        self, *, currency: str = "EUR", mfa: bool = True, approved: bool = True
+    ) -> Person:
+        """A client account that founds a clinic (approved by an operator unless told not to),
+        then signs in again (with MFA) as its admin."""
         person = await self.register("client", jurisdiction="FR-75C", name="Admin")
         r = await self.http.post("/v1/clinics", headers=person.h, json=clinic_body(currency))
         assert r.status_code == 201, r.text
+        assert r.json()["status"] == "pending"
         person.clinic_id = r.json()["clinic_id"]
         person.role = "clinic_admin"
+        if approved:
+            await operators.approve(self.http, person.clinic_id)
         if mfa:
             await self.enable_mfa(person)
         else:
@@ -112,6 +121,25 @@ class Api:
         )
         assert r.status_code == 201, r.text
         return r.json()
+
+    async def operator(self) -> Person:
+        """A new platform operator (flag granted as the CLI does), signed in with MFA."""
+        return await operators.new_operator(self.http)
+
+    async def invite(self, admin: Person, therapist: Person) -> None:
+        """The therapist joins the admin's clinic and signs in again."""
+        r = await self.http.post(
+            f"/v1/clinics/{admin.clinic_id}/invitations",
+            headers=admin.h,
+            json={"email": therapist.email},
+        )
+        assert r.status_code == 201, r.text
+        r = await self.http.post(
+            f"/v1/invitations/{r.json()['invitation_token']}/accept", headers=therapist.h
+        )
+        assert r.status_code == 200, r.text
+        therapist.clinic_id = admin.clinic_id
+        await self.login(therapist)
 
     async def verify(self, admin: Person, therapist: Person, license_id: str) -> httpx.Response:
         return await self.http.post(
@@ -196,7 +224,6 @@ class OwnStack:
     identity_addr: str
     mongo_uri: str
     vault_addr: str = ""
-    operator: str = ""
 
     @property
     def periodic(self):
@@ -242,12 +269,14 @@ async def own_stack(root, deps, *, vault=None, **overrides) -> AsyncIterator[Own
             identity_addr=addr,
             mongo_uri=deps.mongo_uri,
             vault_addr=overrides.get("vault_addr", deps.vault_addr),
-            operator=(overrides.get("operator_emails") or ("",))[0],
         )
     await identity.stop(0)
 
 
-OPERATOR = "operator@rapport.example"
+@pytest.fixture
+def make_stack(root, deps):
+    """`async with make_stack(**settings) as stack:` an identity and gateway of the test's own."""
+    return lambda **overrides: own_stack(root, deps, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -264,8 +293,6 @@ async def clocked(root, deps, tmp_path_factory):
             root,
             deps,
             vault=(bao.url, tokens["identity"]),
-            operator_emails=(OPERATOR,),
-            signing_key_activation_seconds=1,
             # The tests drive the periodic jobs themselves, with the clock they set.
             license_sweep_check_seconds=86_400,
         ) as stack:

@@ -1,5 +1,5 @@
-"""Operators, signing-key rotation and the daily licence-expiry sweep, on an identity with a
-movable clock and a Vault of its own."""
+"""Signing-key rotation, the daily licence-expiry sweep and licence renewal, on an identity with
+a movable clock and a Vault of its own."""
 
 from __future__ import annotations
 
@@ -8,8 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from pydantic import ValidationError
 from rapport.events.v1 import identity_pb2 as events_pb
+from rapport_identity import domain
 from rapport_identity.jobs import Periodic, expire_licenses
+from rapport_identity.keys import (
+    KEY_CACHE_SECONDS,
+    MIN_ACTIVATION_SECONDS,
+    VERIFIER_JWKS_REFRESH_SECONDS,
+    SigningKeys,
+)
+from rapport_identity.settings import IdentitySettings
+
+from tests.identity import operators
 
 
 def kid(token: str) -> str:
@@ -30,25 +41,19 @@ def twin(clocked) -> Periodic:
     )
 
 
-async def test_operators_administer_the_marketplace_and_rotate_signing_keys(clocked, clocked_api):
+async def test_operators_rotate_signing_keys(clocked, clocked_api):
     api = clocked_api
-    operator = await api.register("client", email=clocked.operator)
-    me = (await api.http.get("/v1/me", headers=operator.h)).json()
-    assert (me["role"], me["clinic_id"]) == ("clinic_admin", "marketplace")
-
-    # Rotation needs an operator signed in with multi-factor.
-    r = await api.http.post("/v1/ops/signing-keys/rotate", headers=operator.h)
-    assert "multi-factor" in api.problem(r, 403)["detail"]
+    settings = clocked.identity.settings
+    operator = await api.register("client")
     bystander = await api.therapist()
     await api.enable_mfa(bystander)
     api.problem(await api.http.post("/v1/ops/signing-keys/rotate", headers=bystander.h), 403)
+    await operators.grant(settings, operator.user_id)
+    await api.login(operator)
+    # Rotation needs an operator signed in with multi-factor.
+    r = await api.http.post("/v1/ops/signing-keys/rotate", headers=operator.h)
+    assert "multi-factor" in api.problem(r, 403)["detail"]
     await api.enable_mfa(operator)
-
-    # The operator is the marketplace's admin: verifies a self-registered therapist's licence.
-    therapist = await api.therapist()
-    lic = await api.add_license(therapist, "GB-ENG", kind="counsellor", number="BACP-1")
-    r = await api.verify(operator, therapist, lic["license_id"])
-    assert r.status_code == 200 and r.json()["status"] == "verified"
 
     before = await jwks_kids(api)
     old_token = operator.access
@@ -60,26 +65,60 @@ async def test_operators_administer_the_marketplace_and_rotate_signing_keys(cloc
     assert rotated["published_kids"] == [*before, rotated["kid"]]
     assert await jwks_kids(api) == [*before, rotated["kid"]]
 
-    # Published first, the new kid soon signs, and verifiers know it at once; tokens the old
-    # one signed still work until they expire.
+    # Published at once, the new kid signs only after the activation delay (at least the key
+    # cache plus the verifiers' JWKS refresh): until then the old kid signs.
+    activation = timedelta(seconds=settings.signing_key_activation_seconds)
+    assert activation.total_seconds() >= MIN_ACTIVATION_SECONDS
     fresh = await api.register("client")
-    for _ in range(50):
-        if kid(fresh.access) == rotated["kid"]:
-            break
-        await asyncio.sleep(0.1)
-        await api.login(fresh)
-    assert kid(fresh.access) == rotated["kid"]
-    assert (await api.http.get("/v1/me", headers=fresh.h)).status_code == 200
+    clocked.clock.offset = -timedelta(minutes=1)  # surely before the activation
+    await api.login(fresh)
+    assert kid(fresh.access) == before[-1]
+    # Once it is active (identity's clock moved past it) the new kid signs, and verifiers
+    # accept its tokens; the tokens the old one signed still work until they expire.
+    clocked.clock.offset = activation + timedelta(seconds=1)
+    user = domain.User(
+        user_id=fresh.user_id,
+        email=fresh.email,
+        role="client",
+        display_name="F",
+        jurisdiction="US-CA",
+        clinic_id="",
+        created_at=datetime.now(UTC),
+    )
+    # Claims at real time (the verifiers' clock), signed by identity's own keys.
+    token = await clocked.periodic.keys.sign(
+        domain.access_claims(user, now=datetime.now(UTC), ttl=timedelta(minutes=5))
+    )
+    clocked.clock.offset = timedelta(0)
+    assert kid(token) == rotated["kid"]
+    assert (
+        await api.http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    ).status_code == 200
     assert (
         await api.http.get("/v1/me", headers={"Authorization": f"Bearer {old_token}"})
     ).status_code == 200
 
     # Once every token the old key signed has expired, the JWKS stops publishing it.
-    ttl = clocked.identity.settings.access_token_ttl_seconds
+    ttl = settings.access_token_ttl_seconds
     clocked.clock.offset = timedelta(seconds=ttl - 60)
     assert await jwks_kids(api) == [*before, rotated["kid"]]
-    clocked.clock.offset = timedelta(seconds=ttl + 1 + 30 + 5)  # + activation + key cache
+    clocked.clock.offset = (
+        timedelta(seconds=ttl + 1) + activation + timedelta(seconds=KEY_CACHE_SECONDS)
+    )
     assert await jwks_kids(api) == [rotated["kid"]]
+
+
+def test_key_activation_must_outlast_the_key_cache_and_the_jwks_refresh():
+    """A replica caches the key for KEY_CACHE_SECONDS and a verifier refetches the JWKS at most
+    every VERIFIER_JWKS_REFRESH_SECONDS: a shorter activation could sign with a kid another
+    replica's GetJwks does not publish yet, or that a verifier may not fetch yet."""
+    assert KEY_CACHE_SECONDS + VERIFIER_JWKS_REFRESH_SECONDS == MIN_ACTIVATION_SECONDS == 10
+    base = {"grpc_port": 50051, "vault_token": "t"}
+    with pytest.raises(ValidationError, match="signing_key_activation_seconds"):
+        IdentitySettings(**base, signing_key_activation_seconds=MIN_ACTIVATION_SECONDS - 1)
+    assert IdentitySettings(**base).signing_key_activation_seconds >= MIN_ACTIVATION_SECONDS
+    keys = SigningKeys(vault=None, name="k", token_ttl=timedelta(minutes=15))  # type: ignore[arg-type]
+    assert keys._cache_s == KEY_CACHE_SECONDS
 
 
 async def test_periodic_rotation_happens_once_across_replicas(clocked):
@@ -173,3 +212,62 @@ async def test_daily_sweep_expires_a_licence_once_and_eligibility_follows(
     assert therapist.user_id not in [i["therapist_id"] for i in r.json()["items"]]
     # An expired licence cannot be verified again.
     api.problem(await api.verify(admin, therapist, lic["license_id"]), 409)
+
+
+async def test_an_expired_licence_can_be_renewed(clocked, clocked_api, clocked_db):
+    """The same licence (kind, jurisdiction, number) can be added again once it has expired,
+    whether or not the daily sweep has marked it yet; while it is current, it cannot."""
+    api = clocked_api
+    admin = await api.admin()
+    therapist = await api.therapist()
+    await api.invite(admin, therapist)
+    today = datetime.now(UTC).date()
+    url = f"/v1/therapists/{therapist.user_id}/licenses"
+    lapsing = {"kind": "lcsw", "number": "LCSW-42", "expires_on": today.isoformat()}
+    swept = await api.add_license(therapist, "US-ID", **lapsing)
+    unswept = await api.add_license(therapist, "US-OR", **lapsing)
+    for lic in (swept, unswept):
+        assert (await api.verify(admin, therapist, lic["license_id"])).status_code == 200
+        renewal = {**lapsing, "jurisdiction": lic["jurisdiction"], "expires_on": api.FUTURE}
+        api.problem(await api.http.post(url, headers=therapist.h, json=renewal), 409)
+
+    clocked.clock.offset = timedelta(days=1)  # both have lapsed now
+    try:
+        p = clocked.periodic
+        # The sweep marks the Idaho licence only (the Oregon one is left for the renewal).
+        await clocked_db.licenses.update_one(
+            {"_id": unswept["license_id"]}, {"$set": {"expires_on": api.FUTURE}}
+        )
+        assert await expire_licenses(p.store, p.outbox, now=p.now()) >= 1
+        await clocked_db.licenses.update_one(
+            {"_id": unswept["license_id"]}, {"$set": {"expires_on": today.isoformat()}}
+        )
+        renewed = {}
+        for lic in (swept, unswept):
+            renewal = {**lapsing, "jurisdiction": lic["jurisdiction"], "expires_on": api.FUTURE}
+            r = await api.http.post(url, headers=therapist.h, json=renewal)
+            assert r.status_code == 201, r.text
+            renewed[lic["license_id"]] = r.json()
+        # The renewal is the current record now: a third copy is refused.
+        again = {**lapsing, "jurisdiction": "US-OR", "expires_on": api.FUTURE}
+        api.problem(await api.http.post(url, headers=therapist.h, json=again), 409)
+        # A later sweep finds nothing left to mark for them.
+        await expire_licenses(p.store, p.outbox, now=p.now())
+    finally:
+        clocked.clock.offset = timedelta(0)
+
+    for lic in (swept, unswept):
+        new = renewed[lic["license_id"]]
+        assert new["license_id"] != lic["license_id"] and new["status"] == "pending"
+        old = await clocked_db.licenses.find_one({"_id": lic["license_id"]})
+        assert old["expired_at"] is not None
+        # Each lapsed record announced its expiry exactly once, by the sweep or by the renewal.
+        assert len(await expired_events(clocked_db, lic["license_id"])) == 1
+    r = await api.http.get(url, headers=therapist.h)
+    statuses = sorted((x["jurisdiction"], x["status"]) for x in r.json()["items"])
+    assert statuses == [
+        ("US-ID", "expired"),
+        ("US-ID", "pending"),
+        ("US-OR", "expired"),
+        ("US-OR", "pending"),
+    ]

@@ -17,7 +17,9 @@ async def test_totp_enrol_confirm_then_login_asks_for_the_code(api, db):
     person = await api.therapist()
     assert claims(person.access)["mfa"] is False
 
-    r = await api.http.post("/v1/auth/mfa/enroll", headers=person.h)
+    r = await api.http.post(
+        "/v1/auth/mfa/enroll", headers=person.h, json={"password": api.PASSWORD}
+    )
     assert r.status_code == 200, r.text
     enrol = r.json()
     person.totp_secret = enrol["secret"]
@@ -43,7 +45,8 @@ async def test_totp_enrol_confirm_then_login_asks_for_the_code(api, db):
         ),
         409,
     )
-    api.problem(await api.http.post("/v1/auth/mfa/enroll", headers=person.h), 409)
+    again = {"password": api.PASSWORD}
+    api.problem(await api.http.post("/v1/auth/mfa/enroll", headers=person.h, json=again), 409)
 
     login = {"email": person.email, "password": api.PASSWORD}
     problem = api.problem(await api.http.post("/v1/auth/login", json=login), 401)

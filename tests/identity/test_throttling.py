@@ -3,11 +3,14 @@ lock it; a known and an unknown email get exactly the same answers."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 import grpc
 import httpx
+import pytest
+from pymongo import AsyncMongoClient
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport_platform.rpc import client_channel
@@ -124,3 +127,109 @@ async def test_one_address_failing_on_many_accounts_is_slowed_then_locked(thrott
         assert await login(known, PASSWORD, other) == grpc.StatusCode.OK
     finally:
         await channel.close()
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(throttled):
+    """Each attempt is counted, atomically with the check, before its password is checked: 30
+    wrong passwords sent at once get at most lock_after real checks (401), the rest 429 without
+    one. The bound is lock_after, with nothing added for concurrency: an attempt passes only if
+    its own atomic reservation found the account neither locked nor slowed down, and the
+    reservation that reaches lock_after locks the account for every later one (a slow-down
+    lapsing during the burst can let attempts through between slowdown_after and lock_after)."""
+    throttled.clock.offset = timedelta(0)
+    settings = throttled.identity.settings
+    channel = client_channel(throttled.identity_addr, attempts=1)
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    victim = email()
+    await stub.Register(
+        pb.RegisterRequest(
+            email=victim,
+            password=PASSWORD,
+            role=pb.ROLE_CLIENT,
+            display_name="V",
+            jurisdiction="US-CA",
+        )
+    )
+
+    async def guess(i: int) -> grpc.StatusCode:
+        # A different address each time (a botnet): only the account's counter can stop it.
+        request = pb.LoginRequest(
+            email=victim, password=f"guess number {i:04}", client_address=f"198.18.0.{i}"
+        )
+        try:
+            await stub.Login(request)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                assert dict(exc.trailing_metadata())["retry-after"].isdigit()
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    try:
+        outcomes = await asyncio.gather(*(guess(i) for i in range(1, 31)))
+        checked = outcomes.count(grpc.StatusCode.UNAUTHENTICATED)
+        refused = outcomes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
+        assert 1 <= checked <= settings.login_account_lock_after, outcomes
+        assert checked + refused == 30, outcomes
+        # The account is held back even for its owner's right password now.
+        owner = pb.LoginRequest(email=victim, password=PASSWORD, client_address="192.0.2.1")
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Login(owner)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        await channel.close()
+
+
+async def test_sign_ups_from_one_address_are_limited(make_stack, deps):
+    async with make_stack(register_address_limit=3) as stack:
+        channel = client_channel(stack.identity_addr, attempts=1)
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        try:
+            async with httpx.AsyncClient(base_url=stack.url) as http:
+
+                def body(address: str, **overrides) -> dict:
+                    return {
+                        "email": address,
+                        "password": PASSWORD,
+                        "role": "client",
+                        "display_name": "S",
+                        "jurisdiction": "US-CA",
+                        **overrides,
+                    }
+
+                # Bad input is refused before it is counted (and writes nothing).
+                bad = await http.post("/v1/auth/register", json=body("nope"))
+                assert bad.status_code == 422
+                first = email()
+                assert (await http.post("/v1/auth/register", json=body(first))).status_code == 201
+                # A duplicate email keeps its clear 409, and counts: it tells an account exists.
+                dup = await http.post("/v1/auth/register", json=body(first.upper()))
+                assert dup.status_code == 409
+                assert (await http.post("/v1/auth/register", json=body(email()))).status_code == 201
+                refused_email = email()
+                r = await http.post("/v1/auth/register", json=body(refused_email))
+                assert r.status_code == 429, r.text
+                assert r.headers["content-type"].startswith("application/problem+json")
+                assert 3590 <= int(r.headers["Retry-After"]) <= 3600
+                assert "sign-ups" in r.json()["detail"]
+                client = AsyncMongoClient(deps.mongo_uri, tz_aware=True)
+                try:
+                    users = client[stack.db_name]["users"]
+                    assert await users.count_documents({"email": refused_email}) == 0
+                    assert await users.count_documents({}) == 2
+                finally:
+                    await client.close()
+                # Sign-in is untouched, and another address may still sign up.
+                login = {"email": first, "password": PASSWORD}
+                assert (await http.post("/v1/auth/login", json=login)).status_code == 200
+            await stub.Register(
+                pb.RegisterRequest(
+                    email=email(),
+                    password=PASSWORD,
+                    role=pb.ROLE_CLIENT,
+                    display_name="S",
+                    jurisdiction="US-CA",
+                    client_address="203.0.113.77",
+                )
+            )
+        finally:
+            await channel.close()

@@ -12,6 +12,7 @@ from rapport_local import procs
 from rapport_scheduling.__main__ import create as create_scheduling
 from rapport_scheduling.settings import SchedulingSettings
 
+from tests.identity import operators
 from tests.people import PASSWORD, Person
 
 SESSION_TYPES = [
@@ -91,7 +92,11 @@ class Practice:
         assert r.status_code == 201, r.text
         admin.clinic_id = r.json()["clinic_id"]
         admin.role = "clinic_admin"
-        r = await self.http.post("/v1/auth/mfa/enroll", headers=admin.h)
+        # A platform operator vets the clinic before its admin may verify licences.
+        await operators.approve(self.http, admin.clinic_id)
+        r = await self.http.post(
+            "/v1/auth/mfa/enroll", headers=admin.h, json={"password": PASSWORD}
+        )
         assert r.status_code == 200, r.text
         admin.totp_secret = r.json()["secret"]
         r = await self.http.post(

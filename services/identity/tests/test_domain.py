@@ -14,6 +14,24 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 TODAY = NOW.date()
 
 
+# The marketplace clinic, approved from creation: its admins (operators) may verify licences.
+MARKET = domain.Clinic(
+    clinic_id=domain.MARKETPLACE_CLINIC_ID,
+    name="Marketplace",
+    currency="USD",
+    timezone="UTC",
+    commission_bps=0,
+    cancellation_window_hours=24,
+    late_fee_minor=0,
+    created_at=NOW,
+    status=domain.CLINIC_APPROVED,
+)
+
+
+def verify(license: domain.License, **kw) -> domain.License:
+    return domain.verify_license(license, clinic=MARKET, **kw)
+
+
 def therapist() -> domain.User:
     return domain.new_user(
         email="t@example.org",
@@ -54,7 +72,7 @@ def test_self_registered_therapists_practise_under_the_marketplace():
 def test_licence_status_pending_verified_expired():
     pending = lic(expires_on="2026-06-01")
     assert pending.status(TODAY) == "pending" and not pending.counts(TODAY)
-    verified = domain.verify_license(
+    verified = verify(
         pending, admin_id="a", admin_role="clinic_admin", admin_clinic="marketplace", now=NOW
     )
     assert verified.counts(TODAY)  # valid through its expiry day
@@ -65,15 +83,11 @@ def test_licence_status_pending_verified_expired():
 def test_only_the_admin_of_the_licence_clinic_verifies_and_never_an_expired_one():
     pending = lic()
     with pytest.raises(PermissionDenied):
-        domain.verify_license(
-            pending, admin_id="a", admin_role="clinic_admin", admin_clinic="other", now=NOW
-        )
+        verify(pending, admin_id="a", admin_role="clinic_admin", admin_clinic="other", now=NOW)
     with pytest.raises(PermissionDenied):
-        domain.verify_license(
-            pending, admin_id="a", admin_role="therapist", admin_clinic="marketplace", now=NOW
-        )
+        verify(pending, admin_id="a", admin_role="therapist", admin_clinic="marketplace", now=NOW)
     with pytest.raises(FailedPrecondition):
-        domain.verify_license(
+        verify(
             pending,
             admin_id="a",
             admin_role="clinic_admin",
@@ -107,7 +121,7 @@ def test_coaching_needs_no_number_and_prescribers_carry_the_scope_flag():
 
 def test_eligibility_reasons():
     t = therapist()
-    ok = domain.verify_license(
+    ok = verify(
         lic(holder=t),
         admin_id="a",
         admin_role="clinic_admin",
@@ -136,7 +150,7 @@ def test_eligibility_reasons():
 def test_a_licence_for_a_country_part_covers_its_subdivisions():
     assert domain.jurisdiction_chain("GB-LND") == ("GB-LND", "GB-ENG")
     t = therapist()
-    england = domain.verify_license(
+    england = verify(
         lic("GB-ENG", holder=t),
         admin_id="a",
         admin_role="clinic_admin",

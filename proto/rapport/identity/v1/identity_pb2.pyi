@@ -26,6 +26,12 @@ class IneligibilityReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INELIGIBILITY_REASON_LICENSE_EXPIRED: _ClassVar[IneligibilityReason]
     INELIGIBILITY_REASON_NOT_A_THERAPIST: _ClassVar[IneligibilityReason]
 
+class ClinicStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CLINIC_STATUS_UNSPECIFIED: _ClassVar[ClinicStatus]
+    CLINIC_STATUS_PENDING: _ClassVar[ClinicStatus]
+    CLINIC_STATUS_APPROVED: _ClassVar[ClinicStatus]
+
 class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MODALITY_UNSPECIFIED: _ClassVar[Modality]
@@ -47,6 +53,9 @@ INELIGIBILITY_REASON_NO_LICENSE_IN_JURISDICTION: IneligibilityReason
 INELIGIBILITY_REASON_LICENSE_NOT_VERIFIED: IneligibilityReason
 INELIGIBILITY_REASON_LICENSE_EXPIRED: IneligibilityReason
 INELIGIBILITY_REASON_NOT_A_THERAPIST: IneligibilityReason
+CLINIC_STATUS_UNSPECIFIED: ClinicStatus
+CLINIC_STATUS_PENDING: ClinicStatus
+CLINIC_STATUS_APPROVED: ClinicStatus
 MODALITY_UNSPECIFIED: Modality
 MODALITY_VIDEO: Modality
 MODALITY_CHAT: Modality
@@ -74,18 +83,20 @@ class User(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., display_name: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., clinic_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("email", "password", "role", "display_name", "jurisdiction")
+    __slots__ = ("email", "password", "role", "display_name", "jurisdiction", "client_address")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     email: str
     password: str
     role: Role
     display_name: str
     jurisdiction: str
-    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., display_name: _Optional[str] = ..., jurisdiction: _Optional[str] = ...) -> None: ...
+    client_address: str
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., display_name: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("user_id",)
@@ -184,20 +195,24 @@ class CancellationPolicy(_message.Message):
     def __init__(self, window_hours: _Optional[int] = ..., late_fee: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Clinic(_message.Message):
-    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy")
+    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy", "status", "approved_at")
     CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_BPS_FIELD_NUMBER: _ClassVar[int]
     CANCELLATION_POLICY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_AT_FIELD_NUMBER: _ClassVar[int]
     clinic_id: str
     name: str
     currency: str
     timezone: str
     commission_bps: int
     cancellation_policy: CancellationPolicy
-    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ...) -> None: ...
+    status: ClinicStatus
+    approved_at: _timestamp_pb2.Timestamp
+    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ..., status: _Optional[_Union[ClinicStatus, str]] = ..., approved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetClinicRequest(_message.Message):
     __slots__ = ("clinic_id",)
@@ -284,8 +299,10 @@ class LogoutResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class EnrollMfaRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("password",)
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    password: str
+    def __init__(self, password: _Optional[str] = ...) -> None: ...
 
 class EnrollMfaResponse(_message.Message):
     __slots__ = ("secret", "provisioning_uri")
@@ -368,6 +385,18 @@ class AcceptInvitationResponse(_message.Message):
     CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
     clinic_id: str
     def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
+
+class ApproveClinicRequest(_message.Message):
+    __slots__ = ("clinic_id",)
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
+
+class ApproveClinicResponse(_message.Message):
+    __slots__ = ("clinic",)
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    clinic: Clinic
+    def __init__(self, clinic: _Optional[_Union[Clinic, _Mapping]] = ...) -> None: ...
 
 class ListClinicTherapistsRequest(_message.Message):
     __slots__ = ("clinic_id", "limit", "cursor")

@@ -116,6 +116,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsResponse.FromString,
                 _registered_method=True)
+        self.ApproveClinic = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ApproveClinic',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.FromString,
+                _registered_method=True)
         self.PutTherapistProfile = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/PutTherapistProfile',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileRequest.SerializeToString,
@@ -263,6 +268,14 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveClinic(self, request, context):
+        """A platform operator (operator flag, multi-factor) approves a clinic after vetting it. Until
+        then its admin cannot verify licences. The marketplace clinic is approved from creation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutTherapistProfile(self, request, context):
         """The therapist writes their own public profile.
         """
@@ -380,6 +393,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListClinicTherapists,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsResponse.SerializeToString,
+            ),
+            'ApproveClinic': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveClinic,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.SerializeToString,
             ),
             'PutTherapistProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.PutTherapistProfile,
@@ -841,6 +859,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/ListClinicTherapists',
             rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.ListClinicTherapistsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveClinic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ApproveClinic',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.FromString,
             options,
             channel_credentials,
             insecure,

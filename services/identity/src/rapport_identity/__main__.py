@@ -1,7 +1,10 @@
-"""Wiring only: settings -> telemetry -> store -> bus -> gRPC server -> run."""
+"""Wiring only: settings -> telemetry -> store -> bus -> gRPC server -> run. With arguments,
+an administration command instead (see rapport_identity.cli): `python -m rapport_identity
+operator grant <user_id>`."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +22,7 @@ from rapport_identity.api import IdentityApi, SignInPolicy
 from rapport_identity.jobs import Periodic
 from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.settings import IdentitySettings
-from rapport_identity.store import INDEXES, Clinics
+from rapport_identity.store import INDEXES, Clinics, drop_legacy_indexes
 
 NAME = "identity"
 
@@ -28,6 +31,8 @@ def marketplace(settings: IdentitySettings) -> domain.Clinic:
     """The default clinic self-registered therapists practise under (fixed id `marketplace`)."""
     return domain.new_clinic(
         clinic_id=domain.MARKETPLACE_CLINIC_ID,
+        # The operators run it: nobody else administers it, so there is nothing to vet.
+        status=domain.CLINIC_APPROVED,
         name=settings.marketplace_name,
         currency=settings.marketplace_currency,
         timezone=settings.marketplace_timezone,
@@ -48,11 +53,19 @@ def sign_in_policy(settings: IdentitySettings) -> SignInPolicy:
             max_delay=timedelta(seconds=settings.login_max_delay_seconds),
         )
 
+    register_window = timedelta(seconds=settings.register_window_seconds)
     return SignInPolicy(
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         account=throttle(settings.login_account_slowdown_after, settings.login_account_lock_after),
         address=throttle(settings.login_address_slowdown_after, settings.login_address_lock_after),
-        operator_emails=frozenset(domain.normalise_email(e) for e in settings.operator_emails),
+        # The limit-th sign-up within the window locks the address for a window.
+        register=domain.ThrottlePolicy(
+            slowdown_after=settings.register_address_limit,
+            lock_after=settings.register_address_limit,
+            lockout=register_window,
+            window=register_window,
+            max_delay=register_window,
+        ),
     )
 
 
@@ -103,6 +116,9 @@ def create(
     async def ensure_marketplace() -> None:
         await Clinics(store).ensure(market)
 
+    async def migrate() -> None:
+        await drop_legacy_indexes(store)
+
     app = ServiceApp(
         NAME,
         settings,
@@ -111,7 +127,7 @@ def create(
         outbox=outbox,
         indexes=INDEXES,
         checks={"vault": vault.check},
-        on_start=[vault.login, ensure_marketplace],
+        on_start=[vault.login, ensure_marketplace, migrate],
         loops=[vault.keep_token_alive, periodic.run],
     )
     app.periodic = periodic  # type: ignore[attr-defined]  # tests drive the jobs directly
@@ -128,6 +144,10 @@ def create(
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        from rapport_identity import cli
+
+        raise SystemExit(cli.main(sys.argv[1:]))
     run_service(NAME, IdentitySettings, create)
 
 

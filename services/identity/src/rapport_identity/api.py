@@ -31,6 +31,7 @@ from rapport_platform.store import Session, Store
 from rapport_platform.telemetry import meter
 
 from rapport_identity import domain, events
+from rapport_identity.jobs import record_expiry
 from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.store import (
     Clinics,
@@ -103,6 +104,8 @@ def clinic_to_pb(c: domain.Clinic) -> pb.Clinic:
             window_hours=c.cancellation_window_hours,
             late_fee=money_pb2.Money(amount_minor=c.late_fee_minor, currency=c.currency),
         ),
+        status=pb.CLINIC_STATUS_APPROVED if c.approved else pb.CLINIC_STATUS_PENDING,
+        approved_at=_ts(c.approved_at),
     )
 
 
@@ -149,7 +152,13 @@ class SignInPolicy:
     refresh_ttl: timedelta
     account: domain.ThrottlePolicy
     address: domain.ThrottlePolicy
-    operator_emails: frozenset[str]
+    register: domain.ThrottlePolicy
+
+
+def _clinic_changed() -> FailedPrecondition:
+    return FailedPrecondition(
+        "the therapist's clinic changed while this request was handled; try again"
+    )
 
 
 class _RefreshRaced(Exception):
@@ -209,6 +218,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             jurisdiction=request.jurisdiction,
             now=self.now(),
         )
+        # Counted once the input is valid (bad input writes nothing), before the costly hash and
+        # the insert; a duplicate email counts too (it tells an account exists).
+        if request.client_address:
+            await self._reserve(
+                context,
+                [(domain.throttle_key("register", request.client_address), self.sign_in.register)],
+                self.now(),
+                sign_up=True,
+            )
         password_hash = await asyncio.to_thread(domain.hash_password, request.password)
 
         async def write(session: Session) -> None:
@@ -224,50 +242,53 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self.outbox.wake()
         return pb.RegisterResponse(user_id=user.user_id)
 
-    async def _throttled(
-        self, context: grpc.aio.ServicerContext, keys: list[str], now: datetime
+    async def _reserve(
+        self,
+        context: grpc.aio.ServicerContext,
+        keys: list[tuple[str, domain.ThrottlePolicy]],
+        now: datetime,
+        *,
+        sign_up: bool = False,
     ) -> None:
-        until = await self.throttle.blocked_until(keys, now)
-        if until is not None:
-            _logins.add(1, {"outcome": "throttled"})
+        """Count this attempt on every key, atomically with the check, before it is made; or
+        refuse it (429 with retry-after) while any key is locked or slowed down. Keys go in
+        order (the address before the account, so a throttled address does not count against
+        the accounts it tries); a refusal refunds the keys already counted."""
+        counted: list[str] = []
+        for key, policy in keys:
+            until = await self.throttle.reserve(key, policy, now)
+            if until is None:
+                counted.append(key)
+                continue
+            for done in counted:
+                await self.throttle.refund(done)
             seconds = max(1, math.ceil((until - now).total_seconds()))
             context.set_trailing_metadata(((RETRY_AFTER, str(seconds)),))
+            if sign_up:
+                raise ResourceExhausted("too many sign-ups from this address; try again later")
+            _logins.add(1, {"outcome": "throttled"})
             # The same answer whether or not the email has an account.
             raise ResourceExhausted("too many failed sign-in attempts; try again later")
 
-    async def _failed(self, account_key: str, address_key: str | None, now: datetime) -> None:
-        for key, policy in (
-            (account_key, self.sign_in.account),
-            (address_key, self.sign_in.address),
-        ):
-            if key is None:
-                continue
-            keep = policy.window + policy.lockout + policy.max_delay
-            failures = await self.throttle.failed(key, now=now, window=policy.window, keep=keep)
-            if failures >= policy.slowdown_after:
-                # Slow down: the next attempt must wait, doubling with each further failure.
-                await self.throttle.hold(
-                    key, field="next_allowed_at", until=now + policy.delay_after(failures)
-                )
-            if failures >= policy.lock_after:
-                await self.throttle.hold(key, field="locked_until", until=now + policy.lockout)
+    def _sign_in_keys(
+        self, email: str, client_address: str
+    ) -> list[tuple[str, domain.ThrottlePolicy]]:
+        keys = [(domain.throttle_key("account", email), self.sign_in.account)]
+        if client_address:
+            keys.insert(0, (domain.throttle_key("address", client_address), self.sign_in.address))
+        return keys
 
     async def Login(
         self, request: pb.LoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.LoginResponse:
         now = self.now()
         email = domain.normalise_email(request.email)
-        account_key = domain.throttle_key("account", email)
-        address_key = (
-            domain.throttle_key("address", request.client_address)
-            if request.client_address
-            else None
-        )
-        await self._throttled(context, [account_key, *([address_key] if address_key else [])], now)
+        keys = self._sign_in_keys(email, request.client_address)
+        # Counted as a failure until it proves otherwise.
+        await self._reserve(context, keys, now)
         found = await self.users.credentials(email)
         stored_hash = found[1] if found else None
         if not await asyncio.to_thread(domain.password_matches, stored_hash, request.password):
-            await self._failed(account_key, address_key, now)
             _logins.add(1, {"outcome": "failure"})
             # One answer for an unknown email and a wrong password: never reveal who has an account.
             raise Unauthenticated("email or password is wrong")
@@ -276,6 +297,9 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         mfa = await self.users.mfa(user.user_id)
         if mfa.get("enabled"):
             if not request.totp_code:
+                # The right password, asked for its code: not a failure.
+                for key, _ in keys:
+                    await self.throttle.refund(key)
                 _logins.add(1, {"outcome": "mfa_required"})
                 raise Unauthenticated(
                     "a one-time code from your authenticator app is required", field="totp_code"
@@ -284,14 +308,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             step = domain.totp_step(
                 secret, request.totp_code, now=now, last_step=int(mfa.get("last_step", 0))
             )
-            if step is None or not await self.users.use_totp_step(user.user_id, step, enable=False):
-                await self._failed(account_key, address_key, now)
+            if step is None or not await self.users.use_totp_step(
+                user.user_id, step, secret=mfa["secret"], enable=False
+            ):
                 _logins.add(1, {"outcome": "failure"})
                 raise Unauthenticated(
                     "the one-time code is wrong or was used already", field="totp_code"
                 )
+        # Success: the account's counter starts again; the address keeps its other failures.
+        account_key, _ = keys[-1]
         await self.throttle.clear(account_key)
-        user = await self._promote_operator(user)
+        for key, _ in keys[:-1]:
+            await self.throttle.refund(key)
+        user = await self._place_operator(user)
         _logins.add(1, {"outcome": "success"})
         access, refresh = await self._issue(
             user,
@@ -308,24 +337,24 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             expires_in=int(self.ttl.total_seconds()),
         )
 
-    async def _promote_operator(self, user: domain.User) -> domain.User:
-        """Operators (RAPPORT_IDENTITY_OPERATOR_EMAILS) administer the marketplace clinic."""
-        if user.email not in self.sign_in.operator_emails:
+    async def _place_operator(self, user: domain.User) -> domain.User:
+        """At sign-in and refresh, the account's role follows its operator flag: a flagged
+        account administers the marketplace clinic; a marketplace admin whose flag was revoked is
+        a client again (so a revocation takes effect at the next refresh)."""
+        placement = domain.operator_placement(user)
+        if placement is None:
             return user
-        if user.role == CLINIC_ADMIN and user.clinic_id == domain.MARKETPLACE_CLINIC_ID:
-            return user
-
-        async def write(session: Session) -> None:
-            await self.users.set_clinic(
-                session,
-                user.user_id,
-                role=CLINIC_ADMIN,
-                clinic_id=domain.MARKETPLACE_CLINIC_ID,
-                expect_role=user.role,
-                expect_clinic=user.clinic_id,
-            )
-
-        await self.store.transaction(write)
+        role, clinic_id = placement
+        # Compare-and-set: if the account changed meanwhile, the fresh record decides.
+        await self.users.set_clinic(
+            None,
+            user.user_id,
+            role=role,
+            clinic_id=clinic_id,
+            expect_role=user.role,
+            expect_clinic=user.clinic_id,
+        )
+        log.info("account %s is %s of %r now (operator flag)", user.user_id, role, clinic_id)
         return await self._caller_by_id(user.user_id)
 
     async def _caller_by_id(self, user_id: str) -> domain.User:
@@ -371,6 +400,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         user = await self.users.by_id(record["user_id"])
         if user is None:
             raise Unauthenticated("the refresh token is not valid; sign in again")
+        user = await self._place_operator(user)
 
         async def rotate(session: Session) -> tuple[str, str]:
             if not await self.refresh_tokens.spend(session, token_hash, now):
@@ -417,6 +447,20 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self, request: pb.EnrollMfaRequest, context: grpc.aio.ServicerContext
     ) -> pb.EnrollMfaResponse:
         principal = await self._principal(context)
+        if not request.password:
+            raise InvalidArgument(
+                "enter the account password to enrol an authenticator", field="password"
+            )
+        user = await self._caller(principal)
+        # Re-authentication: a stolen access token alone cannot enrol the thief's authenticator.
+        # Wrong passwords here count against the account like failed sign-ins.
+        account_key = domain.throttle_key("account", user.email)
+        await self._reserve(context, [(account_key, self.sign_in.account)], self.now())
+        found = await self.users.credentials(user.email)
+        stored_hash = found[1] if found and found[0].user_id == user.user_id else None
+        if not await asyncio.to_thread(domain.password_matches, stored_hash, request.password):
+            raise PermissionDenied("the password is wrong", field="password")
+        await self.throttle.clear(account_key)
         secret = domain.new_totp_secret()
         sealed = await self.totp_box.seal(principal.user_id, secret)
         if not await self.users.set_pending_mfa(principal.user_id, sealed):
@@ -438,7 +482,9 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         step = domain.totp_step(
             secret, request.totp_code, now=self.now(), last_step=int(mfa.get("last_step", 0))
         )
-        if step is None or not await self.users.use_totp_step(principal.user_id, step, enable=True):
+        if step is None or not await self.users.use_totp_step(
+            principal.user_id, step, secret=mfa["secret"], enable=True
+        ):
             raise InvalidArgument("the one-time code is wrong or expired", field="totp_code")
         return pb.ConfirmMfaResponse(mfa_enabled=True)
 
@@ -467,7 +513,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     ) -> pb.RotateSigningKeyResponse:
         principal = (await self._principal(context)).require_mfa()
         user = await self._caller(principal)
-        if user.email not in self.sign_in.operator_emails:
+        if not user.operator:
             raise PermissionDenied("only a platform operator may rotate signing keys")
         kid = await self.keys.rotate()
         log.info("signing key rotated by %s: %s signs now", user.user_id, kid)
@@ -520,6 +566,24 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             raise NotFound("no such clinic")
         return pb.GetClinicResponse(clinic=clinic_to_pb(clinic))
 
+    async def ApproveClinic(
+        self, request: pb.ApproveClinicRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ApproveClinicResponse:
+        principal = (await self._principal(context)).require_mfa()
+        operator = await self._caller(principal)
+        # The flag in the database decides, not the token: a revocation applies at once.
+        if not operator.operator:
+            raise PermissionDenied("only a platform operator may approve a clinic")
+        clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
+        if clinic is None:
+            raise NotFound("no such clinic")
+        approved = domain.approve_clinic(clinic, operator_id=operator.user_id, now=self.now())
+        if approved is not clinic and await self.clinics.approve(approved):
+            log.info("clinic %s approved by operator %s", clinic.clinic_id, operator.user_id)
+        current = await self.clinics.by_id(clinic.clinic_id)
+        assert current is not None
+        return pb.ApproveClinicResponse(clinic=clinic_to_pb(current))
+
     async def CreateInvitation(
         self, request: pb.CreateInvitationRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateInvitationResponse:
@@ -559,14 +623,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             new = await self.clinics.by_id(invitation.clinic_id, session)
             if new is None:
                 raise FailedPrecondition("the inviting clinic no longer exists")
-            await self.users.set_clinic(
+            if not await self.users.set_clinic(
                 session,
                 user.user_id,
                 role=THERAPIST,
                 clinic_id=new.clinic_id,
                 expect_role=THERAPIST,
                 expect_clinic=user.clinic_id,
-            )
+            ):
+                raise FailedPrecondition("this account changed meanwhile; try again")
             await self.profiles.move(
                 session,
                 user.user_id,
@@ -615,6 +680,18 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
     # --- therapist profiles and licences ----------------------------------------------------
 
+    async def _pin_clinic(self, session: Session, therapist_id: str, clinic_id: str) -> None:
+        """Inside the transaction that writes a therapist's clinic-owned records: the therapist
+        still practises under `clinic_id` (what the request was checked against), and stays
+        there until this transaction commits (see Users.pin_clinic)."""
+        therapist = await self.users.by_id(therapist_id, session)
+        if therapist is None:
+            raise Unauthenticated("this account no longer exists")
+        if domain.clinic_of(therapist) != clinic_id or not await self.users.pin_clinic(
+            session, therapist_id, therapist.clinic_id
+        ):
+            raise _clinic_changed()
+
     async def _therapist_clinic(self, therapist: domain.User) -> domain.Clinic:
         clinic = await self.clinics.by_id(domain.clinic_of(therapist))
         if clinic is None:
@@ -657,6 +734,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
 
         async def write(session: Session) -> None:
+            await self._pin_clinic(session, therapist.user_id, clinic.clinic_id)
             await self.profiles.put(session, profile)
             await self.outbox.add(
                 session,
@@ -664,7 +742,10 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
                 events.therapist_profile_updated(profile),
             )
 
-        await self.store.transaction(write)
+        try:
+            await self.store.transaction(write)
+        except DuplicateKeyError:  # the profile belongs to another clinic by now
+            raise _clinic_changed() from None
         self.outbox.wake()
         return pb.PutTherapistProfileResponse(profile=profile_to_pb(profile, clinic.currency))
 
@@ -697,12 +778,18 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
 
         async def write(session: Session) -> None:
+            await self._pin_clinic(session, therapist.user_id, lic.clinic_id)
+            # A renewal: the record of the same licence past its expiry day is marked expired
+            # now (as the daily sweep would), so the new record is the current one.
+            for lapsed in await self.licenses.lapsed_copies(session, lic, now.date()):
+                await record_expiry(session, self.outbox, self.licenses, lapsed, now)
             await self.licenses.add(session, lic)
 
         try:
             await self.store.transaction(write)
         except DuplicateKeyError:
             raise AlreadyExists("this licence is already on file", field="number") from None
+        self.outbox.wake()
         return pb.AddLicenseResponse(license=license_to_pb(lic, now.date()))
 
     async def VerifyLicense(
@@ -714,11 +801,16 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         if lic is None or lic.therapist_id != request.therapist_id:
             raise NotFound("no such licence")
         now = self.now()
+        principal.require_clinic(lic.clinic_id)
+        # The account as it is now, not as the token says: a demoted operator or an admin who
+        # left the clinic loses the right at once.
+        admin = await self._caller(principal)
         verified = domain.verify_license(
             lic,
-            admin_id=principal.user_id,
-            admin_role=principal.role,
-            admin_clinic=principal.clinic_id,
+            admin_id=admin.user_id,
+            admin_role=admin.role,
+            admin_clinic=admin.clinic_id,
+            clinic=await self.clinics.by_id(lic.clinic_id),
             now=now,
         )
         if verified is lic:  # already verified: nothing to write, nothing to announce
@@ -729,6 +821,11 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
                 await self.outbox.add(
                     session, events.LICENSE_VERIFIED, events.license_verified(verified)
                 )
+                return
+            current = await self.licenses.by_id(lic.license_id, session)
+            if current is None or current.clinic_id != lic.clinic_id:
+                # The holder moved to another clinic since the licence was read.
+                raise _clinic_changed()
 
         await self.store.transaction(write)
         self.outbox.wake()

@@ -42,6 +42,9 @@ class User:
     jurisdiction: str
     clinic_id: str
     created_at: datetime
+    # A platform operator: set only by a deliberate admin action (`python -m rapport_identity
+    # operator grant`), never by anything an account can do or claim (such as its email).
+    operator: bool = False
 
 
 def normalise_email(email: str) -> str:
@@ -104,6 +107,33 @@ def clinic_of(user: User) -> str:
     return user.clinic_id
 
 
+# --- operators ---------------------------------------------------------------------------------
+
+
+def may_become_operator(user: User) -> None:
+    """Operators use dedicated accounts: a client with no clinic (or one already administering
+    the marketplace). Flagging a therapist or another clinic's admin would move them out of their
+    clinic at their next sign-in."""
+    if user.operator:
+        return
+    if (user.role, user.clinic_id) not in ((CLIENT, ""), (CLINIC_ADMIN, MARKETPLACE_CLINIC_ID)):
+        raise FailedPrecondition(
+            "only a client account with no clinic can be made an operator; "
+            "create a dedicated account for the operator"
+        )
+
+
+def operator_placement(user: User) -> tuple[str, str] | None:
+    """The (role, clinic) an account must be moved to at sign-in so that it matches its operator
+    flag, or None. A flagged account administers the marketplace clinic; a marketplace admin
+    whose flag was revoked goes back to being a client."""
+    if user.operator and (user.role, user.clinic_id) == (CLIENT, ""):
+        return CLINIC_ADMIN, MARKETPLACE_CLINIC_ID
+    if not user.operator and (user.role, user.clinic_id) == (CLINIC_ADMIN, MARKETPLACE_CLINIC_ID):
+        return CLIENT, ""
+    return None
+
+
 def access_claims(
     user: User, *, now: datetime, ttl: timedelta, mfa: bool = False
 ) -> dict[str, Any]:
@@ -155,6 +185,9 @@ def new_secret_token() -> str:
 MAX_CLINIC_NAME = 200
 MAX_CANCELLATION_WINDOW_HOURS = 24 * 14
 MAX_FEE_MINOR = 100_000_000
+# A clinic is vetted by a platform operator before its admin may verify licences: otherwise
+# anyone could found a clinic, invite their own therapist account and vouch for invented licences.
+CLINIC_PENDING, CLINIC_APPROVED = "pending", "approved"
 
 
 @dataclass(frozen=True)
@@ -168,6 +201,15 @@ class Clinic:
     late_fee_minor: int
     created_at: datetime
     admin_user_id: str = ""
+    status: str = CLINIC_PENDING
+    approved_at: datetime | None = None
+    approved_by: str = ""
+
+    @property
+    def approved(self) -> bool:
+        # The marketplace is run by the operators themselves (a record from before vetting
+        # existed carries no status).
+        return self.status == CLINIC_APPROVED or self.clinic_id == MARKETPLACE_CLINIC_ID
 
 
 def check_currency(code: str) -> str:
@@ -199,6 +241,7 @@ def new_clinic(
     now: datetime,
     admin_user_id: str = "",
     clinic_id: str | None = None,
+    status: str = CLINIC_PENDING,
 ) -> Clinic:
     name = name.strip()
     if not name or len(name) > MAX_CLINIC_NAME:
@@ -227,12 +270,23 @@ def new_clinic(
         late_fee_minor=late_fee_minor,
         created_at=now,
         admin_user_id=admin_user_id,
+        status=status,
+        approved_at=now if status == CLINIC_APPROVED else None,
     )
+
+
+def approve_clinic(clinic: Clinic, *, operator_id: str, now: datetime) -> Clinic:
+    """The clinic once an operator has vetted it; the same object if it was approved already."""
+    if clinic.approved:
+        return clinic
+    return replace(clinic, status=CLINIC_APPROVED, approved_at=now, approved_by=operator_id)
 
 
 def may_create_clinic(user: User) -> None:
     """One role per account: a client account that belongs to no clinic may found one and becomes
     its admin. A therapist keeps practising and uses a separate account to administer."""
+    if user.operator:
+        raise PermissionDenied("an operator account cannot found a clinic; use another account")
     if user.role != CLIENT or user.clinic_id:
         raise PermissionDenied(
             "only an account with the client role and no clinic may create a clinic; "
@@ -549,11 +603,25 @@ def new_license(
 
 
 def verify_license(
-    license: License, *, admin_id: str, admin_role: str, admin_clinic: str, now: datetime
+    license: License,
+    *,
+    admin_id: str,
+    admin_role: str,
+    admin_clinic: str,
+    clinic: Clinic | None,
+    now: datetime,
 ) -> License:
-    """The admin of the clinic the licence's holder practises under confirms it."""
+    """The admin of the clinic the licence's holder practises under confirms it, once a platform
+    operator has approved that clinic."""
     if admin_role != CLINIC_ADMIN or admin_clinic != license.clinic_id:
         raise PermissionDenied("only an admin of the therapist's clinic may verify this licence")
+    if clinic is None or clinic.clinic_id != license.clinic_id:
+        raise FailedPrecondition("the therapist's clinic does not exist")
+    if not clinic.approved:
+        raise FailedPrecondition(
+            "this clinic has not been approved by the platform yet; its admin can verify "
+            "licences once a platform operator has vetted the clinic"
+        )
     if license.status(now.date()) == EXPIRED:
         raise FailedPrecondition("this licence has expired and cannot be verified")
     if license.verified_at is not None:
@@ -672,6 +740,16 @@ class ThrottlePolicy:
             return timedelta(0)
         doubled = timedelta(seconds=2 ** min(failures - self.slowdown_after, 16))
         return min(doubled, self.max_delay)
+
+    def delay_table_ms(self) -> list[int]:
+        """delay_after(n) in milliseconds for n = 0..lock_after (beyond that the lock rules):
+        the store applies it inside one atomic update, where the count is known."""
+        return [int(self.delay_after(n).total_seconds() * 1000) for n in range(self.lock_after + 1)]
+
+    @property
+    def keep(self) -> timedelta:
+        """How long a counter must live to outlast its window, lock and longest wait."""
+        return self.window + self.lockout + self.max_delay
 
 
 def throttle_key(kind: str, value: str) -> str:

@@ -44,20 +44,28 @@ async def expire_licenses(store: Store, outbox: Outbox, *, now: datetime, batch:
     return marked
 
 
+async def record_expiry(
+    session: Session, outbox: Outbox, licenses: Licenses, lic: License, now: datetime
+) -> bool:
+    """Mark one licence expired and record `license_expired`, inside the caller's transaction;
+    False if another sweep (or a renewal) marked it first."""
+    if not await licenses.mark_expired(session, lic.license_id, now):
+        return False
+    await outbox.add(
+        session,
+        events.LICENSE_EXPIRED,
+        events.license_expired(lic, now),
+        # One event id per licence: even a duplicate record would be deduplicated.
+        event_id=f"license-expired:{lic.license_id}",
+    )
+    return True
+
+
 async def _expire_one(
     store: Store, outbox: Outbox, licenses: Licenses, lic: License, now: datetime
 ) -> bool:
     async def write(session: Session) -> bool:
-        if not await licenses.mark_expired(session, lic.license_id, now):
-            return False  # another sweep got there first
-        await outbox.add(
-            session,
-            events.LICENSE_EXPIRED,
-            events.license_expired(lic, now),
-            # One event id per licence: even a duplicate record would be deduplicated.
-            event_id=f"license-expired:{lic.license_id}",
-        )
-        return True
+        return await record_expiry(session, outbox, licenses, lic, now)
 
     return await store.transaction(write)
 

@@ -2,15 +2,16 @@
 
 Tokens are signed by transit (`marshaling_algorithm=jws` gives the raw r||s signature JWS needs).
 The kid names the key version. A new version is published at once but signs only after
-`activation` (longer than the verifiers' JWKS refresh interval), so no service ever meets a kid it
-cannot fetch yet. A rotated-out version stays in the JWKS until every token it signed has expired:
-until v+1 became active, plus the token TTL, plus this cache's age (a replica may sign with v a
-little longer).
+`activation`, so no service ever meets a kid it cannot fetch yet (the invariant is below, at
+MIN_ACTIVATION_SECONDS). A rotated-out version stays in the JWKS until every token it signed has
+expired: until v+1 became active, plus the token TTL, plus this cache's age (a replica may sign
+with v a little longer).
 """
 
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import time
 from collections.abc import Callable
@@ -20,8 +21,22 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm
-from rapport_platform.auth import ALGORITHM
+from rapport_platform.auth import ALGORITHM, JwksCache
 from rapport_platform.vault import Vault
+
+# How long a replica reuses what it read of the transit key (versions, creation times, public
+# keys) for signing and for GetJwks.
+KEY_CACHE_SECONDS = 5.0
+# How soon a verifier that fetched the JWKS may fetch it again (JwksCache's default).
+VERIFIER_JWKS_REFRESH_SECONDS = float(
+    inspect.signature(JwksCache.__init__).parameters["min_refresh_s"].default
+)
+# The invariant: activation >= KEY_CACHE_SECONDS + VERIFIER_JWKS_REFRESH_SECONDS. A replica
+# whose cache predates version v+1 publishes it at most KEY_CACHE_SECONDS after it was created; a
+# verifier that fetched a JWKS without it just before that fetches again at most
+# VERIFIER_JWKS_REFRESH_SECONDS later. Only after both may any replica sign with v+1, so every
+# verifier that meets the new kid can fetch it. The settings refuse a shorter activation.
+MIN_ACTIVATION_SECONDS = KEY_CACHE_SECONDS + VERIFIER_JWKS_REFRESH_SECONDS
 
 
 def _b64url(data: bytes) -> str:
@@ -35,8 +50,8 @@ class SigningKeys:
         name: str,
         token_ttl: timedelta,
         *,
-        cache_s: float = 30,
-        activation: timedelta = timedelta(seconds=10),
+        cache_s: float = KEY_CACHE_SECONDS,
+        activation: timedelta = timedelta(seconds=MIN_ACTIVATION_SECONDS),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._activation = activation

@@ -1,8 +1,10 @@
-from typing import Annotated
+from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 from rapport_platform.settings import GrpcServiceSettings, VaultSettings
+
+from rapport_identity.keys import MIN_ACTIVATION_SECONDS
 
 
 class IdentitySettings(GrpcServiceSettings, VaultSettings):
@@ -25,10 +27,10 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
         10,
         ge=0,
         le=3600,
-        description="a new signing key is published this long before it signs (> JWKS refresh)",
-    )
-    operator_emails: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="comma-separated accounts that administer the marketplace clinic"
+        description=(
+            "a new signing key is published this long before it signs; at least the key cache "
+            "plus the verifiers' JWKS refresh interval (10 s)"
+        ),
     )
 
     # The marketplace clinic: where self-registered therapists practise.
@@ -54,9 +56,17 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     login_failure_window_seconds: int = Field(900, ge=1)
     login_max_delay_seconds: int = Field(60, ge=1)
 
-    @field_validator("operator_emails", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(e.strip().lower() for e in value.split(",") if e.strip())
-        return value
+    # Sign-up throttling: at most this many registrations from one client address per window
+    # (attempts that reach the database count, a duplicate email included), then 429.
+    register_address_limit: int = Field(20, ge=1)
+    register_window_seconds: int = Field(3600, ge=1)
+
+    @model_validator(mode="after")
+    def _activation_outlasts_caches(self) -> IdentitySettings:
+        if self.signing_key_activation_seconds < MIN_ACTIVATION_SECONDS:
+            raise ValueError(
+                f"signing_key_activation_seconds must be at least {MIN_ACTIVATION_SECONDS:g}: "
+                "a replica's key cache plus the verifiers' JWKS refresh interval, or a verifier "
+                "could meet a kid it cannot fetch yet"
+            )
+        return self

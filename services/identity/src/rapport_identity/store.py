@@ -9,14 +9,17 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
+from rapport_platform.auth import THERAPIST
 from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_identity.domain import (
+    CLINIC_APPROVED,
     Clinic,
     Invitation,
     License,
     Profile,
     SessionType,
+    ThrottlePolicy,
     User,
 )
 
@@ -28,6 +31,9 @@ INVITATIONS = "invitations"
 REFRESH_TOKENS = "refresh_tokens"
 THROTTLE = "login_throttle"
 JOBS = "jobs"
+CURRENT_LICENSE_INDEX = "one_current_license"
+# Replaced by CURRENT_LICENSE_INDEX (it made an expired licence impossible to renew).
+LEGACY_INDEXES = {LICENSES: ["therapist_id_1_kind_1_jurisdiction_1_number_1"]}
 
 INDEXES = {
     USERS: [
@@ -41,7 +47,10 @@ INDEXES = {
         IndexModel([("therapist_id", ASCENDING)]),
         IndexModel([("jurisdiction", ASCENDING), ("verified_at", ASCENDING)]),
         IndexModel([("expires_on", ASCENDING), ("expired_at", ASCENDING)]),
-        # One record per real licence of a holder.
+        # One current record per real licence of a holder; once a record has expired the same
+        # licence can be added again (renewed). `$type: null` rather than `expired_at: null`:
+        # MongoDB's partial filters take $type, and every record stores expired_at (null or a
+        # time). A new name: an index's options cannot change under its old one.
         IndexModel(
             [
                 ("therapist_id", ASCENDING),
@@ -50,6 +59,8 @@ INDEXES = {
                 ("number", ASCENDING),
             ],
             unique=True,
+            name=CURRENT_LICENSE_INDEX,
+            partialFilterExpression={"expired_at": {"$type": "null"}},
         ),
     ],
     INVITATIONS: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=30 * 24 * 3600)],
@@ -60,6 +71,15 @@ INDEXES = {
     ],
     THROTTLE: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
 }
+
+
+async def drop_legacy_indexes(store: Store) -> None:
+    """Indexes an earlier version created and this one replaced (idempotent, at start)."""
+    for collection, names in LEGACY_INDEXES.items():
+        existing = await store.db[collection].index_information()
+        for name in names:
+            if name in existing:
+                await store.db[collection].drop_index(name)
 
 
 def _day(d: date | None) -> str:
@@ -93,6 +113,26 @@ class Users:
         doc = await self._col.find_one({"email": email})
         return (_to_user(doc), doc["password_hash"]) if doc else None
 
+    async def set_operator(self, user_id: str, flag: bool) -> bool:
+        result = await self._col.update_one({"_id": user_id}, {"$set": {"operator": flag}})
+        return result.matched_count == 1
+
+    async def operators(self) -> list[User]:
+        cursor = self._col.find({"operator": True}).sort("_id", ASCENDING)
+        return [_to_user(d) async for d in cursor]
+
+    async def pin_clinic(self, session: Session, user_id: str, stored_clinic: str) -> bool:
+        """Inside a transaction that writes a therapist's clinic-owned records: a write to the
+        account, conditional on the clinic just read. Accepting an invitation writes the account
+        too, so of two such transactions at once one conflicts and runs again (and then sees the
+        new clinic), or this one finds the clinic changed; a stale clinic is never written."""
+        result = await self._col.update_one(
+            {"_id": user_id, "role": THERAPIST, "clinic_id": stored_clinic},
+            {"$inc": {"clinic_pin": 1}},
+            session=session,
+        )
+        return result.modified_count == 1
+
     async def mfa(self, user_id: str) -> dict[str, Any]:
         """{secret (transit ciphertext), enabled, last_step} of the TOTP factor, or empty."""
         doc = await self._col.find_one({"_id": user_id}, {"mfa": 1})
@@ -106,20 +146,22 @@ class Users:
         )
         return result.matched_count == 1
 
-    async def use_totp_step(self, user_id: str, step: int, *, enable: bool) -> bool:
-        """Record the step of an accepted code, atomically, so a code is accepted once."""
+    async def use_totp_step(self, user_id: str, step: int, *, secret: str, enable: bool) -> bool:
+        """Record the step of an accepted code, atomically, so a code is accepted once. Only for
+        the sealed secret the code was checked against: an enrolment racing a confirmation
+        replaces the secret, and a secret the user never confirmed must not be enabled."""
         update: dict[str, Any] = {"mfa.last_step": step}
         if enable:
             update["mfa.enabled"] = True
         result = await self._col.update_one(
-            {"_id": user_id, "mfa.secret": {"$exists": True}, "mfa.last_step": {"$lt": step}},
+            {"_id": user_id, "mfa.secret": secret, "mfa.last_step": {"$lt": step}},
             {"$set": update},
         )
         return result.modified_count == 1
 
     async def set_clinic(
         self,
-        session: Session,
+        session: Session | None,
         user_id: str,
         *,
         role: str,
@@ -179,6 +221,21 @@ class Clinics:
         d = await self._col.find_one({"_id": clinic_id}, session=session)
         return _to_clinic(d) if d else None
 
+    async def approve(self, clinic: Clinic) -> bool:
+        """Conditional on the clinic not approved yet (a record from before vetting existed has no
+        status): of two approvals at once, one writes."""
+        result = await self._col.update_one(
+            {"_id": clinic.clinic_id, "status": {"$ne": CLINIC_APPROVED}},
+            {
+                "$set": {
+                    "status": clinic.status,
+                    "approved_at": clinic.approved_at,
+                    "approved_by": clinic.approved_by,
+                }
+            },
+        )
+        return result.modified_count == 1
+
 
 # --- therapist profiles ----------------------------------------------------------------------
 
@@ -205,8 +262,13 @@ class Profiles:
         self._col = store.db[PROFILES]
 
     async def put(self, session: Session, profile: Profile) -> None:
+        """Filtered on the clinic too: a profile another clinic owns by now is not overwritten
+        (the upsert then collides on _id: DuplicateKeyError)."""
         await self._col.replace_one(
-            {"_id": profile.therapist_id}, _profile_doc(profile), upsert=True, session=session
+            {"_id": profile.therapist_id, "clinic_id": profile.clinic_id},
+            _profile_doc(profile),
+            upsert=True,
+            session=session,
         )
 
     async def by_id(self, therapist_id: str, session: Session | None = None) -> Profile | None:
@@ -288,9 +350,15 @@ class Licenses:
         return found
 
     async def mark_verified(self, session: Session, lic: License) -> bool:
-        """Only a pending, unexpired record turns verified: a concurrent verify writes nothing."""
+        """Only a pending, unexpired record of the verifying admin's clinic turns verified: a
+        concurrent verify, or a licence whose holder moved to another clinic, writes nothing."""
         result = await self._col.update_one(
-            {"_id": lic.license_id, "verified_at": None, "expired_at": None},
+            {
+                "_id": lic.license_id,
+                "clinic_id": lic.clinic_id,
+                "verified_at": None,
+                "expired_at": None,
+            },
             {"$set": {"verified_by": lic.verified_by, "verified_at": lic.verified_at}},
             session=session,
         )
@@ -313,6 +381,22 @@ class Licenses:
             {"therapist_id": 1},
         )
         return sorted({d["therapist_id"] async for d in cursor})
+
+    async def lapsed_copies(self, session: Session, lic: License, today: date) -> list[License]:
+        """Records of the same licence (holder, kind, jurisdiction, number) past their expiry day
+        that the daily sweep has not marked yet: a renewal marks them first."""
+        cursor = self._col.find(
+            {
+                "therapist_id": lic.therapist_id,
+                "kind": lic.kind,
+                "jurisdiction": lic.jurisdiction,
+                "number": lic.number,
+                "expires_on": {"$gt": "", "$lt": _day(today)},
+                "expired_at": None,
+            },
+            session=session,
+        )
+        return [_to_license(d) async for d in cursor]
 
     async def due_to_expire(self, today: date, limit: int) -> list[License]:
         """Records past their expiry day that the sweep has not marked yet."""
@@ -413,41 +497,85 @@ class RefreshTokens:
 
 
 class Throttle:
-    """Failure counters shared by every replica (so throttling holds behind a load balancer)."""
+    """Attempt counters shared by every replica (so throttling holds behind a load balancer).
+
+    An attempt is counted *before* it is made, by one atomic update that also refuses it while
+    the key is locked or slowed down: a burst of parallel attempts cannot all pass a check made
+    before any of them was counted. An attempt that turns out not to be a failure is refunded
+    (or the counter cleared on success)."""
 
     def __init__(self, store: Store) -> None:
         self._col = store.db[THROTTLE]
 
-    async def blocked_until(self, keys: list[str], now: datetime) -> datetime | None:
-        latest: datetime | None = None
-        async for d in self._col.find({"_id": {"$in": keys}}):
-            for field in ("locked_until", "next_allowed_at"):
-                at = d.get(field)
-                if at is not None and at > now and (latest is None or at > latest):
-                    latest = at
-        return latest
-
-    async def failed(self, key: str, *, now: datetime, window: timedelta, keep: timedelta) -> int:
-        """Count one failure; a window that has lapsed starts again. Returns the count."""
-        await self._col.update_one(
-            {"_id": key, "window_start": {"$lt": now - window}},
-            {"$set": {"failures": 0, "window_start": now}},
-        )
-        doc = await self._col.find_one_and_update(
-            {"_id": key},
+    async def reserve(self, key: str, policy: ThrottlePolicy, now: datetime) -> datetime | None:
+        """Count one attempt on `key`, or refuse it: None when it may go ahead, else the time
+        from which the key accepts attempts again."""
+        free = {
+            "$and": [
+                {"$or": [{"locked_until": None}, {"locked_until": {"$lte": now}}]},
+                {"$or": [{"next_allowed_at": None}, {"next_allowed_at": {"$lte": now}}]},
+            ]
+        }
+        lapsed = {
+            "$or": [
+                {"$eq": [{"$ifNull": ["$window_start", None]}, None]},
+                {"$lt": ["$window_start", now - policy.window]},
+            ]
+        }
+        count = {"$min": ["$attempts", policy.lock_after]}
+        # An update pipeline, so the waits follow from the count in the same atomic write.
+        pipeline: list[dict[str, Any]] = [
+            {"$set": {"_lapsed": lapsed}},
             {
-                "$inc": {"failures": 1},
-                "$setOnInsert": {"window_start": now},
-                "$set": {"expires_at": now + keep},
+                "$set": {
+                    "attempts": {
+                        "$cond": ["$_lapsed", 1, {"$add": [{"$ifNull": ["$attempts", 0]}, 1]}]
+                    },
+                    "window_start": {"$cond": ["$_lapsed", now, "$window_start"]},
+                    "expires_at": now + policy.keep,
+                }
             },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upserted
-        return int(doc["failures"])
+            {
+                "$set": {
+                    "next_allowed_at": {
+                        "$cond": [
+                            {"$gte": ["$attempts", policy.slowdown_after]},
+                            {"$add": [now, {"$arrayElemAt": [policy.delay_table_ms(), count]}]},
+                            {"$ifNull": ["$next_allowed_at", None]},
+                        ]
+                    },
+                    "locked_until": {
+                        "$cond": [
+                            {"$gte": ["$attempts", policy.lock_after]},
+                            now + policy.lockout,
+                            {"$ifNull": ["$locked_until", None]},
+                        ]
+                    },
+                }
+            },
+            {"$unset": "_lapsed"},
+        ]
+        for _ in range(3):
+            try:
+                await self._col.update_one({"_id": key, **free}, pipeline, upsert=True)
+                return None
+            except DuplicateKeyError:
+                # The key exists and the filter refused it: it is locked or slowed down (or it
+                # was cleared in between: try again).
+                until = await self._blocked_until(key, now)
+                if until is not None:
+                    return until
+        return now + timedelta(seconds=1)
 
-    async def hold(self, key: str, *, field: str, until: datetime) -> None:
-        await self._col.update_one({"_id": key}, {"$max": {field: until}})
+    async def _blocked_until(self, key: str, now: datetime) -> datetime | None:
+        d = await self._col.find_one({"_id": key})
+        times = [d.get(f) for f in ("locked_until", "next_allowed_at")] if d else []
+        later = [at for at in times if at is not None and at > now]
+        return max(later) if later else None
+
+    async def refund(self, key: str) -> None:
+        """The reserved attempt was not a failure (a right password that now needs its code)."""
+        await self._col.update_one({"_id": key, "attempts": {"$gt": 0}}, {"$inc": {"attempts": -1}})
 
     async def clear(self, key: str) -> None:
         await self._col.delete_one({"_id": key})

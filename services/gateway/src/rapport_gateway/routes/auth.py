@@ -56,6 +56,10 @@ class RefreshBody(Strict):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
+class MfaEnrolBody(Strict):
+    password: str = Field(min_length=1, max_length=1024, description="the account password")
+
+
 class MfaEnrolReply(BaseModel):
     secret: str = Field(description="base32 TOTP secret (shown once)")
     provisioning_uri: str = Field(description="otpauth:// URI for a QR code")
@@ -89,8 +93,17 @@ async def jwks(request: Request, response: Response) -> dict[str, object]:
     return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]}
 
 
-@router.post("/v1/auth/register", status_code=201, response_model=RegisterReply)
+@router.post(
+    "/v1/auth/register",
+    status_code=201,
+    response_model=RegisterReply,
+    responses={
+        409: {"description": "an account with this email already exists"},
+        429: {"description": "too many sign-ups from this address; see Retry-After"},
+    },
+)
 async def register(body: RegisterBody, request: Request) -> RegisterReply:
+    """Sign-ups are limited per client address (429 with Retry-After beyond the limit)."""
     reply = await identity(request).Register(
         idpb.RegisterRequest(
             email=body.email,
@@ -98,6 +111,7 @@ async def register(body: RegisterBody, request: Request) -> RegisterReply:
             role=ROLES[body.role],
             display_name=body.display_name,
             jurisdiction=body.jurisdiction,
+            client_address=request.client.host if request.client else "",
         )
     )
     return RegisterReply(user_id=reply.user_id)
@@ -148,9 +162,13 @@ async def logout(body: RefreshBody, request: Request) -> Response:
 
 
 @router.post("/v1/auth/mfa/enroll", response_model=MfaEnrolReply)
-async def mfa_enroll(request: Request, token: Token) -> MfaEnrolReply:
-    """Starts TOTP enrolment; nothing changes at login until it is confirmed."""
-    reply = await identity(request).EnrollMfa(idpb.EnrollMfaRequest(), metadata=auth(token))
+async def mfa_enroll(body: MfaEnrolBody, request: Request, token: Token) -> MfaEnrolReply:
+    """Starts TOTP enrolment; nothing changes at login until it is confirmed. Asks for the
+    account password again (403 if wrong; wrong passwords count like failed sign-ins), so an
+    access token alone cannot enrol an authenticator."""
+    reply = await identity(request).EnrollMfa(
+        idpb.EnrollMfaRequest(password=body.password), metadata=auth(token)
+    )
     return MfaEnrolReply(secret=reply.secret, provisioning_uri=reply.provisioning_uri)
 
 

@@ -57,6 +57,12 @@ class ClinicBody(Strict):
     late_cancellation_fee_minor: int = Field(ge=0, le=100_000_000)
 
 
+CLINIC_STATUS_NAMES = {
+    idpb.CLINIC_STATUS_PENDING: "pending",
+    idpb.CLINIC_STATUS_APPROVED: "approved",
+}
+
+
 class ClinicReply(BaseModel):
     clinic_id: str
     name: str
@@ -65,6 +71,11 @@ class ClinicReply(BaseModel):
     commission_bps: int
     cancellation_window_hours: int
     late_cancellation_fee_minor: int
+    status: Literal["pending", "approved"] = Field(
+        description="pending until a platform operator approves the clinic; only an approved "
+        "clinic's admin may verify licences"
+    )
+    approved_at: str | None
 
 
 def clinic_reply(c: idpb.Clinic) -> ClinicReply:
@@ -76,13 +87,16 @@ def clinic_reply(c: idpb.Clinic) -> ClinicReply:
         commission_bps=c.commission_bps,
         cancellation_window_hours=c.cancellation_policy.window_hours,
         late_cancellation_fee_minor=c.cancellation_policy.late_fee.amount_minor,
+        status=CLINIC_STATUS_NAMES.get(c.status, "pending"),  # type: ignore[arg-type]
+        approved_at=rfc3339(c.approved_at, c.HasField("approved_at")),
     )
 
 
 @router.post("/v1/clinics", status_code=201, response_model=ClinicReply)
 async def create_clinic(body: ClinicBody, request: Request, token: Token) -> ClinicReply:
     """The caller (a client account that belongs to no clinic) becomes the clinic's admin.
-    Their role changes at once; refresh (or sign in again) for a token that says so."""
+    Their role changes at once; refresh (or sign in again) for a token that says so. The clinic
+    is `pending` until a platform operator approves it."""
     reply = await identity(request).CreateClinic(
         idpb.CreateClinicRequest(**body.model_dump()), metadata=auth(token)
     )
@@ -93,6 +107,16 @@ async def create_clinic(body: ClinicBody, request: Request, token: Token) -> Cli
 async def get_clinic(clinic_id: Id, request: Request, token: Token) -> ClinicReply:
     reply = await identity(request).GetClinic(
         idpb.GetClinicRequest(clinic_id=clinic_id), metadata=auth(token)
+    )
+    return clinic_reply(reply.clinic)
+
+
+@router.post("/v1/clinics/{clinic_id}/approve", response_model=ClinicReply)
+async def approve_clinic(clinic_id: Id, request: Request, token: Token) -> ClinicReply:
+    """A platform operator, signed in with multi-factor, approves the clinic after vetting it;
+    from then on its admin may verify licences. Approving twice changes nothing."""
+    reply = await identity(request).ApproveClinic(
+        idpb.ApproveClinicRequest(clinic_id=clinic_id), metadata=auth(token)
     )
     return clinic_reply(reply.clinic)
 

@@ -1,0 +1,105 @@
+"""Identity's pure rules: operator placement, clinic approval, throttle waits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rapport_identity import domain
+from rapport_platform.errors import FailedPrecondition, PermissionDenied
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def user(role: str = "client", clinic_id: str = "", operator: bool = False) -> domain.User:
+    return domain.User("u1", "u@example.org", role, "U", "US-CA", clinic_id, NOW, operator)
+
+
+@pytest.mark.parametrize(
+    ("account", "placement"),
+    [
+        (user(operator=True), ("clinic_admin", "marketplace")),
+        (user("clinic_admin", "marketplace", operator=True), None),
+        (user("clinic_admin", "marketplace"), ("client", "")),  # revoked
+        (user("clinic_admin", "c1"), None),
+        (user("clinic_admin", "c1", operator=True), None),  # never moved out of a clinic
+        (user("therapist", "marketplace", operator=True), None),
+        (user(), None),
+    ],
+)
+def test_operator_placement(account, placement):
+    assert domain.operator_placement(account) == placement
+
+
+def test_only_dedicated_accounts_become_operators():
+    domain.may_become_operator(user())
+    domain.may_become_operator(user("clinic_admin", "marketplace"))
+    for account in (user("therapist", "marketplace"), user("clinic_admin", "c1")):
+        with pytest.raises(FailedPrecondition, match="dedicated account"):
+            domain.may_become_operator(account)
+    with pytest.raises(PermissionDenied):
+        domain.may_create_clinic(user(operator=True))
+
+
+def test_clinics_start_pending_and_the_marketplace_is_approved():
+    terms = {
+        "name": "C",
+        "currency": "EUR",
+        "timezone": "UTC",
+        "commission_bps": 0,
+        "cancellation_window_hours": 0,
+        "late_fee_minor": 0,
+        "now": NOW,
+    }
+    clinic = domain.new_clinic(**terms)
+    assert not clinic.approved and clinic.status == "pending"
+    approved = domain.approve_clinic(clinic, operator_id="op", now=NOW)
+    assert approved.approved and (approved.approved_by, approved.approved_at) == ("op", NOW)
+    assert domain.approve_clinic(approved, operator_id="other", now=NOW) is approved
+    # A marketplace record from before vetting existed carries no status, and is approved.
+    market = replace(domain.new_clinic(**terms, clinic_id="marketplace"), status="")
+    assert market.approved
+
+
+def test_licences_are_verified_only_in_an_approved_clinic():
+    therapist = user("therapist", "c1")
+    lic = domain.new_license(
+        therapist=therapist,
+        kind="lpc",
+        jurisdiction="US-TX",
+        number="L-1",
+        expires_on="2099-01-01",
+        now=NOW,
+    )
+    clinic = replace(
+        domain.new_clinic(
+            name="C",
+            currency="EUR",
+            timezone="UTC",
+            commission_bps=0,
+            cancellation_window_hours=0,
+            late_fee_minor=0,
+            now=NOW,
+        ),
+        clinic_id="c1",
+    )
+    admin = {"admin_id": "a", "admin_role": "clinic_admin", "admin_clinic": "c1", "now": NOW}
+    with pytest.raises(FailedPrecondition, match="not been approved"):
+        domain.verify_license(lic, clinic=clinic, **admin)
+    ok = domain.approve_clinic(clinic, operator_id="op", now=NOW)
+    assert domain.verify_license(lic, clinic=ok, **admin).verified_at == NOW
+    with pytest.raises(PermissionDenied):
+        domain.verify_license(lic, clinic=ok, **{**admin, "admin_clinic": "c2"})
+
+
+def test_the_throttle_delay_table_follows_delay_after():
+    policy = domain.ThrottlePolicy(
+        slowdown_after=3,
+        lock_after=7,
+        lockout=timedelta(minutes=15),
+        window=timedelta(minutes=15),
+        max_delay=timedelta(seconds=5),
+    )
+    assert policy.delay_table_ms() == [0, 0, 0, 1000, 2000, 4000, 5000, 5000]
+    assert policy.keep == timedelta(minutes=30, seconds=5)
