@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.errors import DuplicateKeyError
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
@@ -29,6 +28,7 @@ from rapport_platform.errors import (
 from rapport_platform.outbox import Outbox
 from rapport_platform.store import Session, Store
 from rapport_platform.telemetry import meter
+from rapport_platform.timestamps import to_timestamp
 
 from rapport_identity import domain, events
 from rapport_identity.jobs import record_expiry
@@ -73,14 +73,6 @@ REASON_TO_PB = {
 RETRY_AFTER = "retry-after"  # trailing metadata on RESOURCE_EXHAUSTED: seconds to wait
 
 
-def _ts(at: datetime | None) -> Timestamp | None:
-    if at is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(at)
-    return stamp
-
-
 def user_to_pb(user: domain.User) -> pb.User:
     return pb.User(
         user_id=user.user_id,
@@ -89,7 +81,7 @@ def user_to_pb(user: domain.User) -> pb.User:
         display_name=user.display_name,
         jurisdiction=user.jurisdiction,
         clinic_id=user.clinic_id,
-        created_at=_ts(user.created_at),
+        created_at=to_timestamp(user.created_at),
     )
 
 
@@ -105,7 +97,7 @@ def clinic_to_pb(c: domain.Clinic) -> pb.Clinic:
             late_fee=money_pb2.Money(amount_minor=c.late_fee_minor, currency=c.currency),
         ),
         status=pb.CLINIC_STATUS_APPROVED if c.approved else pb.CLINIC_STATUS_PENDING,
-        approved_at=_ts(c.approved_at),
+        approved_at=to_timestamp(c.approved_at),
     )
 
 
@@ -126,7 +118,7 @@ def profile_to_pb(p: domain.Profile, currency: str) -> pb.TherapistProfile:
             )
             for s in p.session_types
         ],
-        updated_at=_ts(p.updated_at),
+        updated_at=to_timestamp(p.updated_at),
     )
 
 
@@ -142,8 +134,8 @@ def license_to_pb(lic: domain.License, today: date) -> pb.License:
         status=STATUS_TO_PB[lic.status(today)],
         prescriber=lic.prescriber,
         scope_note=domain.SCOPE_NOTE if lic.prescriber else "",
-        verified_at=_ts(lic.verified_at),
-        created_at=_ts(lic.created_at),
+        verified_at=to_timestamp(lic.verified_at),
+        created_at=to_timestamp(lic.created_at),
     )
 
 
@@ -598,7 +590,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         await self.invitations.add(invitation)
         return pb.CreateInvitationResponse(
-            invitation_token=token, expires_at=_ts(invitation.expires_at)
+            invitation_token=token, expires_at=to_timestamp(invitation.expires_at)
         )
 
     async def AcceptInvitation(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.events.v1 import identity_pb2
+from rapport_platform.timestamps import to_timestamp
 
 from rapport_identity.domain import Clinic, License, Profile, User
 
@@ -17,19 +17,13 @@ LICENSE_VERIFIED = "rapport.identity.license_verified"
 LICENSE_EXPIRED = "rapport.identity.license_expired"
 
 
-def _ts(at: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(at)
-    return stamp
-
-
 def user_registered(user: User) -> identity_pb2.UserRegistered:
     return identity_pb2.UserRegistered(
         user_id=user.user_id,
         role=user.role,
         clinic_id=user.clinic_id,
         jurisdiction=user.jurisdiction,
-        occurred_at=_ts(user.created_at),
+        occurred_at=to_timestamp(user.created_at),
     )
 
 
@@ -39,7 +33,7 @@ def clinic_created(clinic: Clinic) -> identity_pb2.ClinicCreated:
         admin_user_id=clinic.admin_user_id,
         currency=clinic.currency,
         commission_bps=clinic.commission_bps,
-        occurred_at=_ts(clinic.created_at),
+        occurred_at=to_timestamp(clinic.created_at),
     )
 
 
@@ -47,7 +41,7 @@ def therapist_profile_updated(profile: Profile) -> identity_pb2.TherapistProfile
     return identity_pb2.TherapistProfileUpdated(
         therapist_id=profile.therapist_id,
         clinic_id=profile.clinic_id,
-        occurred_at=_ts(profile.updated_at),
+        occurred_at=to_timestamp(profile.updated_at),
     )
 
 
@@ -58,7 +52,7 @@ def therapist_joined_clinic(
         therapist_id=therapist_id,
         clinic_id=clinic_id,
         previous_clinic_id=previous,
-        occurred_at=_ts(at),
+        occurred_at=to_timestamp(at),
     )
 
 
@@ -72,7 +66,7 @@ def license_verified(lic: License) -> identity_pb2.LicenseVerified:
         jurisdiction=lic.jurisdiction,
         expires_on=lic.expires_on.isoformat() if lic.expires_on else "",
         verified_by=lic.verified_by,
-        occurred_at=_ts(lic.verified_at),
+        occurred_at=to_timestamp(lic.verified_at),
     )
 
 
@@ -84,5 +78,5 @@ def license_expired(lic: License, at: datetime) -> identity_pb2.LicenseExpired:
         kind=lic.kind,
         jurisdiction=lic.jurisdiction,
         expires_on=lic.expires_on.isoformat() if lic.expires_on else "",
-        occurred_at=_ts(at),
+        occurred_at=to_timestamp(at),
     )

@@ -34,6 +34,7 @@ from rapport_platform.errors import (
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import bearer
 from rapport_platform.store import Session, Store
+from rapport_platform.timestamps import to_timestamp
 
 from rapport_scheduling import domain, events
 from rapport_scheduling.settings import SchedulingSettings
@@ -54,10 +55,6 @@ STATUS_TO_PB = {
 }
 PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
 FEED_LIMIT = 2000
-
-
-def ts(value: datetime | None) -> Timestamp | None:
-    return events.ts(value)
 
 
 def from_ts(value: Timestamp, *, field: str) -> datetime:
@@ -102,13 +99,15 @@ def availability_to_pb(av: domain.Availability) -> pb.Availability:
             )
             for o in av.overrides
         ],
-        time_off=[pb.TimeOff(start=ts(t.start), end=ts(t.end)) for t in av.time_off],
+        time_off=[
+            pb.TimeOff(start=to_timestamp(t.start), end=to_timestamp(t.end)) for t in av.time_off
+        ],
         buffer_before_minutes=av.buffer_before_minutes,
         buffer_after_minutes=av.buffer_after_minutes,
         min_notice_minutes=av.min_notice_minutes,
         horizon_days=av.horizon_days,
         slot_step_minutes=av.slot_step_minutes,
-        updated_at=ts(av.updated_at),
+        updated_at=to_timestamp(av.updated_at),
     )
 
 
@@ -121,19 +120,19 @@ def appointment_to_pb(a: domain.Appointment, now: datetime) -> pb.Appointment:
         session_type=a.session_type,
         duration_minutes=a.duration_minutes,
         modality=MODALITY_TO_PB[a.modality],
-        start=ts(a.start),
-        end=ts(a.end),
+        start=to_timestamp(a.start),
+        end=to_timestamp(a.end),
         status=STATUS_TO_PB[a.status_at(now)],
         price=Money(amount_minor=a.price_minor, currency=a.currency),
-        hold_expires_at=ts(a.hold_expires_at),
-        created_at=ts(a.created_at),
-        cancelled_at=ts(a.cancelled_at),
+        hold_expires_at=to_timestamp(a.hold_expires_at),
+        created_at=to_timestamp(a.created_at),
+        cancelled_at=to_timestamp(a.cancelled_at),
         cancelled_by=a.cancelled_by,
         cancel_reason=a.cancel_reason,
         late_cancellation=a.late_cancellation,
         late_fee=Money(amount_minor=a.late_fee_minor, currency=a.currency),
-        no_show_at=ts(a.no_show_at),
-        completed_at=ts(a.completed_at),
+        no_show_at=to_timestamp(a.no_show_at),
+        completed_at=to_timestamp(a.completed_at),
         session_id=a.session_id,
         buffer_before_minutes=a.buffer_before_minutes,
         buffer_after_minutes=a.buffer_after_minutes,
@@ -339,7 +338,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         )
         slots = domain.free_slots(av, duration, range_from, range_to, now, claimed)
         return pb.ListSlotsResponse(
-            slots=[pb.Slot(start=ts(s), end=ts(e)) for s, e in slots],
+            slots=[pb.Slot(start=to_timestamp(s), end=to_timestamp(e)) for s, e in slots],
             timezone=request.timezone or av.timezone,
             duration_minutes=st.duration_minutes,
         )

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.events.v1 import identity_pb2 as identity_events
 from rapport.events.v1 import scheduling_pb2 as ev
 from rapport.events.v1 import sessions_pb2
@@ -21,6 +20,7 @@ from rapport_platform.bus import Event
 from rapport_platform.outbox import Outbox, consume_once
 from rapport_platform.store import Session, Store
 from rapport_platform.telemetry import meter, tracer
+from rapport_platform.timestamps import to_timestamp
 
 from rapport_scheduling import domain
 from rapport_scheduling.store import SchedulingStore
@@ -47,14 +47,6 @@ CONSUMER = "scheduling-session-ended"
 Clock = Callable[[], datetime]
 
 
-def ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
-
-
 def snapshot(a: domain.Appointment) -> ev.ScheduledAppointment:
     return ev.ScheduledAppointment(
         appointment_id=a.appointment_id,
@@ -64,8 +56,8 @@ def snapshot(a: domain.Appointment) -> ev.ScheduledAppointment:
         session_type=a.session_type,
         duration_minutes=a.duration_minutes,
         modality=a.modality,
-        start=ts(a.start),
-        end=ts(a.end),
+        start=to_timestamp(a.start),
+        end=to_timestamp(a.end),
         price=Money(amount_minor=a.price_minor, currency=a.currency),
         status=a.status,
     )
@@ -75,13 +67,13 @@ def booked(a: domain.Appointment, now: datetime) -> ev.AppointmentBooked:
     return ev.AppointmentBooked(
         appointment=snapshot(a),
         held=a.status == domain.HELD,
-        hold_expires_at=ts(a.hold_expires_at),
-        occurred_at=ts(now),
+        hold_expires_at=to_timestamp(a.hold_expires_at),
+        occurred_at=to_timestamp(now),
     )
 
 
 def confirmed(a: domain.Appointment, now: datetime) -> ev.AppointmentConfirmed:
-    return ev.AppointmentConfirmed(appointment=snapshot(a), occurred_at=ts(now))
+    return ev.AppointmentConfirmed(appointment=snapshot(a), occurred_at=to_timestamp(now))
 
 
 def rescheduled(
@@ -89,10 +81,10 @@ def rescheduled(
 ) -> ev.AppointmentRescheduled:
     return ev.AppointmentRescheduled(
         appointment=snapshot(new),
-        previous_start=ts(old.start),
-        previous_end=ts(old.end),
+        previous_start=to_timestamp(old.start),
+        previous_end=to_timestamp(old.end),
         rescheduled_by=by,
-        occurred_at=ts(now),
+        occurred_at=to_timestamp(now),
     )
 
 
@@ -103,13 +95,13 @@ def cancelled(a: domain.Appointment, now: datetime) -> ev.AppointmentCancelled:
         cancelled_by_user_id=a.cancelled_by_user_id,
         late=a.late_cancellation,
         late_fee=Money(amount_minor=a.late_fee_minor, currency=a.currency),
-        occurred_at=ts(now),
+        occurred_at=to_timestamp(now),
     )
 
 
 def no_show(a: domain.Appointment, by_user_id: str, now: datetime) -> ev.AppointmentNoShow:
     return ev.AppointmentNoShow(
-        appointment=snapshot(a), marked_by_user_id=by_user_id, occurred_at=ts(now)
+        appointment=snapshot(a), marked_by_user_id=by_user_id, occurred_at=to_timestamp(now)
     )
 
 
@@ -117,8 +109,8 @@ def completed(a: domain.Appointment, now: datetime) -> ev.AppointmentCompleted:
     return ev.AppointmentCompleted(
         appointment=snapshot(a),
         session_id=a.session_id,
-        ended_at=ts(a.completed_at),
-        occurred_at=ts(now),
+        ended_at=to_timestamp(a.completed_at),
+        occurred_at=to_timestamp(now),
     )
 
 
@@ -164,8 +156,8 @@ class ReminderScheduler:
                 reminder_id=doc["_id"],
                 appointment=snapshot(appt),
                 lead_minutes=doc["lead_minutes"],
-                due_at=ts(doc["due_at"]),
-                occurred_at=ts(now),
+                due_at=to_timestamp(doc["due_at"]),
+                occurred_at=to_timestamp(now),
             )
             await self.outbox.add(session, REMINDER_DUE, message, event_id=f"reminder:{doc['_id']}")
             _fired.add(1)

@@ -28,6 +28,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport.scheduling.v1 import scheduling_pb2_grpc
+from rapport_platform.timestamps import to_timestamp
 from starlette.exceptions import HTTPException
 
 from rapport_gateway.deps import Token, auth, stub
@@ -67,12 +68,6 @@ def _in_range(value: datetime) -> datetime:
 
 # Every time the API accepts: with an offset (RFC 3339), within a sane range.
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
-
-
-def to_ts(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value.astimezone(UTC))
-    return out
 
 
 def from_ts(value: Timestamp) -> datetime | None:
@@ -183,7 +178,8 @@ async def put_availability(
                     for o in body.overrides
                 ],
                 time_off=[
-                    pb.TimeOff(start=to_ts(t.start), end=to_ts(t.end)) for t in body.time_off
+                    pb.TimeOff(start=to_timestamp(t.start), end=to_timestamp(t.end))
+                    for t in body.time_off
                 ],
                 buffer_before_minutes=before,
                 buffer_after_minutes=after,
@@ -257,8 +253,8 @@ async def list_slots(
         pb.ListSlotsRequest(
             therapist_id=therapist_id,
             session_type=session_type,
-            start_from=to_ts(start),
-            start_before=to_ts(to),
+            start_from=to_timestamp(start),
+            start_before=to_timestamp(to),
             timezone=timezone,
         ),
         metadata=auth(token),
@@ -385,7 +381,7 @@ async def book(
         pb.BookAppointmentRequest(
             therapist_id=body.therapist_id,
             session_type=body.session_type,
-            start=to_ts(body.start),
+            start=to_timestamp(body.start),
             modality=MODALITIES[body.modality],
             hold=body.hold,
             idempotency_key=idempotency_key or "",
@@ -411,9 +407,9 @@ async def list_appointments(
         limit=limit, cursor=cursor, statuses=[STATUSES[s] for s in status or []]
     )
     if range_from is not None:
-        req.start_from.CopyFrom(to_ts(range_from))
+        req.start_from.CopyFrom(to_timestamp(range_from))
     if to is not None:
-        req.start_before.CopyFrom(to_ts(to))
+        req.start_before.CopyFrom(to_timestamp(to))
     reply = await scheduling(request).ListAppointments(req, metadata=auth(token))
     return AppointmentsReply(
         items=[appointment_reply(a) for a in reply.items], next_cursor=reply.next_cursor or None
@@ -452,7 +448,9 @@ async def reschedule(
     appointment_id: Id, body: RescheduleBody, request: Request, token: Token
 ) -> AppointmentReply:
     reply = await scheduling(request).RescheduleAppointment(
-        pb.RescheduleAppointmentRequest(appointment_id=appointment_id, start=to_ts(body.start)),
+        pb.RescheduleAppointmentRequest(
+            appointment_id=appointment_id, start=to_timestamp(body.start)
+        ),
         metadata=auth(token),
     )
     return appointment_reply(reply.appointment)
