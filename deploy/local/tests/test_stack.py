@@ -34,6 +34,7 @@ def test_defaults_and_service_env_names(tmp_path: Path) -> None:
     env = service_env(SERVICES_BY_NAME["notes-vault"], cfg, {"notes-vault": "tok"}, {})
     assert env == {
         "OTEL_SERVICE_NAME": "notes-vault",
+        "RAPPORT_NOTES_VAULT_DRAIN_SECONDS": "1",
         "RAPPORT_NOTES_VAULT_GRPC_HOST": "127.0.0.1",
         "RAPPORT_NOTES_VAULT_GRPC_PORT": "50054",
         "RAPPORT_NOTES_VAULT_MONGO_URI": "mongodb://127.0.0.1:27018/?directConnection=true",
@@ -56,6 +57,17 @@ def test_gateway_env_follows_port_overrides(tmp_path: Path) -> None:
     }
     env = service_env(SERVICES_BY_NAME["gateway"], _cfg(tmp_path), {}, environ)
     assert env["RAPPORT_GATEWAY_HTTP_HOST"] == "127.0.0.1"
+    # Short drains locally (Ctrl-C stops the stack in seconds), unless the developer sets one.
+    assert env["RAPPORT_GATEWAY_DRAIN_SECONDS"] == "1"
+    assert (
+        service_env(
+            SERVICES_BY_NAME["identity"],
+            _cfg(tmp_path),
+            {},
+            {"RAPPORT_IDENTITY_DRAIN_SECONDS": "4"},
+        )["RAPPORT_IDENTITY_DRAIN_SECONDS"]
+        == "4"
+    )
     assert env["RAPPORT_GATEWAY_HTTP_PORT"] == "9090"
     assert env["RAPPORT_GATEWAY_IDENTITY_ADDR"] == "127.0.0.1:61051"
     assert env["RAPPORT_GATEWAY_SCHEDULING_ADDR"] == "127.0.0.1:50052"

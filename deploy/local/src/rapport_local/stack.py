@@ -38,6 +38,9 @@ from rapport_local.vault_bootstrap import bootstrap
 
 SERVICE_READY_TIMEOUT = 60.0
 SERVICE_STOP_TIMEOUT = 15.0  # services drain on SIGTERM before exiting
+# On one machine no load balancer has to notice a replica leaving: a short drain lets Ctrl-C stop
+# the stack in seconds (the services' own default, 10 s, is meant for a cluster).
+LOCAL_DRAIN_SECONDS = "1"
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,10 @@ def service_env(
         return f"{HOST}:{SERVICES_BY_NAME[name].port('GRPC', environ)}"
 
     p = spec.prefix
-    env: dict[str, str] = {"OTEL_SERVICE_NAME": spec.name}
+    env: dict[str, str] = {
+        "OTEL_SERVICE_NAME": spec.name,
+        f"{p}DRAIN_SECONDS": environ.get(f"{p}DRAIN_SECONDS", LOCAL_DRAIN_SECONDS),
+    }
     if otlp := environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp
     if spec.grpc_port is not None:
