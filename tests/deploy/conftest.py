@@ -67,8 +67,27 @@ def load_values(path: Path) -> dict[str, Any]:
     return data
 
 
-def render(values: dict[str, Any], name: str = "inline") -> Rendered:
-    """Render the chart offline (schema validated first, as `helm install` does)."""
+# Services not built yet are off by default (services.<name>.enabled). The checks render every
+# service unless told otherwise, so each template stays proven for the day it is switched on.
+EVERY_SERVICE_ON: dict[str, Any] = {"services": {s: {"enabled": True} for s in SERVICES}}
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def render(values: dict[str, Any], name: str = "inline", *, every_service: bool = True) -> Rendered:
+    """Render the chart offline (schema validated first, as `helm install` does). every_service:
+    switch every service on first (values may still switch one off); False: the chart's own
+    defaults, as a user installs it."""
+    if every_service:
+        values = deep_merge(EVERY_SERVICE_ON, values)
     with helm.Chart.load(CHART) as chart:
         chart.validate_schema(values)
         manifests = chart.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
