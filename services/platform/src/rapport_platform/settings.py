@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 S = TypeVar("S", bound=BaseSettings)
+
+
+def _split_list(value: Any) -> Any:
+    """`1440,60` (the documented form) or a JSON list `[1440, 60]`; pydantic checks the items."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError("not a JSON list; write the values separated by commas") from None
+    return [part.strip() for part in text.split(",")] if text else []
+
+
+# A list-valued setting read from one variable as comma-separated values, e.g. `1440,60`
+# (pydantic-settings would otherwise demand JSON and fail with a traceback on anything else).
+CommaSeparatedInts = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_split_list)]
 
 
 class BaseServiceSettings(BaseSettings):
@@ -51,14 +71,22 @@ class VaultSettings(BaseSettings):
 
 def load_settings(cls: type[S]) -> S:
     """Read settings or exit at once with a message naming each bad variable (never a traceback)."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
     try:
         return cls()
+    except SettingsError as exc:  # a value the source could not even decode
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"{prefix}{found.group(1).upper()}" if found else cls.__name__
+        print(
+            f"invalid configuration for {cls.__name__}:\n  {name}: cannot be read", file=sys.stderr
+        )
+        raise SystemExit(2) from None
     except ValidationError as exc:
-        prefix = str(cls.model_config.get("env_prefix", ""))
         lines = [f"invalid configuration for {cls.__name__}:"]
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
-            name = f"{prefix}{field.upper()}" if field else prefix.rstrip("_") or cls.__name__
-            lines.append(f"  {name}: {err['msg']}")
+            field, inner = (err["loc"][0], err["loc"][1:]) if err["loc"] else ("", ())
+            name = f"{prefix}{str(field).upper()}" if field else prefix.rstrip("_") or cls.__name__
+            where = f" (item {int(inner[0]) + 1})" if inner and isinstance(inner[0], int) else ""
+            lines.append(f"  {name}{where}: {err['msg']}")
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None

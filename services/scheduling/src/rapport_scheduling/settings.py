@@ -1,6 +1,6 @@
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import GrpcServiceSettings
+from rapport_platform.settings import CommaSeparatedInts, GrpcServiceSettings
 
 
 class SchedulingSettings(GrpcServiceSettings):
@@ -14,8 +14,9 @@ class SchedulingSettings(GrpcServiceSettings):
     max_live_holds: int = Field(
         3, ge=1, le=50, description="live holds one client may have at once (no free blocking)"
     )
-    reminder_leads_minutes: tuple[int, ...] = Field(
-        (1440, 60), description="reminders go out this many minutes before each start"
+    reminder_leads_minutes: CommaSeparatedInts = Field(
+        (1440, 60),
+        description="reminders go out this many minutes before each start, e.g. `1440,60`",
     )
     reminder_poll_seconds: float = Field(5.0, gt=0, le=300)
     default_cancellation_window_hours: int = Field(
