@@ -101,5 +101,12 @@ def test_the_throttle_delay_table_follows_delay_after():
         window=timedelta(minutes=15),
         max_delay=timedelta(seconds=5),
     )
-    assert policy.delay_table_ms() == [0, 0, 0, 1000, 2000, 4000, 5000, 5000]
+    # From the 3rd failure on; the store indexes it by min(count, 7) - 3.
+    assert policy.delay_table_ms() == [1000, 2000, 4000, 5000, 5000]
+    assert policy.delay_table_last == 7
+    # A huge limit (sign-ups from one address) keeps the table short: every update carries it.
+    huge = replace(policy, slowdown_after=100_000, lock_after=100_000)
+    assert huge.delay_table_ms() == [1000] and huge.delay_table_last == 100_000
+    loose = replace(policy, lock_after=1_000, max_delay=timedelta(days=1))
+    assert len(loose.delay_table_ms()) == 17 and loose.delay_table_ms()[-1] == 2**16 * 1000
     assert policy.keep == timedelta(minutes=30, seconds=5)

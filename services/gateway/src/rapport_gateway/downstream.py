@@ -17,16 +17,16 @@ from rapport_gateway.settings import GatewaySettings
 
 class Downstream:
     def __init__(self, settings: GatewaySettings, required: Iterable[str]) -> None:
-        self._settings = settings
+        self.settings = settings
         self._channels: dict[str, grpc.aio.Channel] = {}
         self.required = sorted(set(required))
 
     def channel(self, service: str) -> grpc.aio.Channel:
         """service: identity, scheduling, session_relay, notes_vault or billing."""
         if service not in self._channels:
-            target = getattr(self._settings, f"{service}_addr")
+            target = getattr(self.settings, f"{service}_addr")
             self._channels[service] = client_channel(
-                target, timeout_s=self._settings.rpc_timeout_seconds
+                target, timeout_s=self.settings.rpc_timeout_seconds
             )
         return self._channels[service]
 

@@ -21,6 +21,7 @@ from rapport_identity import domain
 from rapport_identity.api import IdentityApi, SignInPolicy
 from rapport_identity.jobs import Periodic
 from rapport_identity.keys import SecretBox, SigningKeys
+from rapport_identity.passwords import PasswordHashing
 from rapport_identity.settings import IdentitySettings
 from rapport_identity.store import INDEXES, Clinics, drop_legacy_indexes
 
@@ -89,6 +90,10 @@ def create(
     )
     # Identity verifies its own tokens against the same keys it publishes, without a network hop.
     verifier = TokenVerifier(JwksCache(lambda: keys.jwks(fresh=True), min_refresh_s=1.0))
+    passwords = PasswordHashing(
+        workers=settings.password_hash_workers,
+        queue_seconds=settings.password_hash_queue_seconds,
+    )
     api = IdentityApi(
         store=store,
         outbox=outbox,
@@ -98,6 +103,7 @@ def create(
         token_ttl=ttl,
         sign_in=sign_in_policy(settings),
         invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
+        passwords=passwords,
         clock=now,
     )
     periodic = Periodic(
@@ -116,6 +122,9 @@ def create(
     async def ensure_marketplace() -> None:
         await Clinics(store).ensure(market)
 
+    async def close_passwords() -> None:
+        passwords.close()
+
     async def migrate() -> None:
         await drop_legacy_indexes(store)
 
@@ -129,8 +138,10 @@ def create(
         checks={"vault": vault.check},
         on_start=[vault.login, ensure_marketplace, migrate],
         loops=[vault.keep_token_alive, periodic.run],
+        on_stop=[close_passwords],
     )
     app.periodic = periodic  # type: ignore[attr-defined]  # tests drive the jobs directly
+    app.passwords = passwords  # type: ignore[attr-defined]  # tests occupy the hashing workers
     app.serve(
         [
             Servicer(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import uuid
@@ -33,6 +32,7 @@ from rapport_platform.timestamps import to_timestamp
 from rapport_identity import domain, events
 from rapport_identity.jobs import record_expiry
 from rapport_identity.keys import SecretBox, SigningKeys
+from rapport_identity.passwords import Busy, PasswordHashing
 from rapport_identity.store import (
     Clinics,
     Invitations,
@@ -169,9 +169,11 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         token_ttl: timedelta,
         sign_in: SignInPolicy,
         invitation_ttl: timedelta,
+        passwords: PasswordHashing,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.passwords = passwords
         self.outbox = outbox
         self.users = Users(store)
         self.clinics = Clinics(store)
@@ -212,14 +214,17 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         # Counted once the input is valid (bad input writes nothing), before the costly hash and
         # the insert; a duplicate email counts too (it tells an account exists).
+        register_key = domain.throttle_key("register", request.client_address)
         if request.client_address:
             await self._reserve(
-                context,
-                [(domain.throttle_key("register", request.client_address), self.sign_in.register)],
-                self.now(),
-                sign_up=True,
+                context, [(register_key, self.sign_in.register)], self.now(), sign_up=True
             )
-        password_hash = await asyncio.to_thread(domain.hash_password, request.password)
+        try:
+            password_hash = await self.passwords.hash(request.password, context)
+        except Busy:
+            if request.client_address:  # not this address's fault: it may try again
+                await self.throttle.refund(register_key)
+            raise
 
         async def write(session: Session) -> None:
             await self.users.add(session, user, password_hash)
@@ -262,6 +267,18 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             # The same answer whether or not the email has an account.
             raise ResourceExhausted("too many failed sign-in attempts; try again later")
 
+    async def _upgrade_hash(self, user_id: str, stored_hash: str, password: str) -> None:
+        """A hash made with older parameters is made again from the password just verified.
+        Only when a hashing worker is free at once: a busy moment never slows a sign-in down,
+        and the next sign-in tries again."""
+        if not domain.password_needs_rehash(stored_hash):
+            return
+        try:
+            new_hash = await self.passwords.hash(password, wait=False)
+        except Busy:
+            return
+        await self.users.replace_password_hash(user_id, stored_hash, new_hash)
+
     def _sign_in_keys(
         self, email: str, client_address: str
     ) -> list[tuple[str, domain.ThrottlePolicy]]:
@@ -280,7 +297,14 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         await self._reserve(context, keys, now)
         found = await self.users.credentials(email)
         stored_hash = found[1] if found else None
-        if not await asyncio.to_thread(domain.password_matches, stored_hash, request.password):
+        try:
+            matches = await self.passwords.matches(stored_hash, request.password, context)
+        except Busy:
+            for key, _ in keys:  # not a failed attempt: nothing was checked
+                await self.throttle.refund(key)
+            _logins.add(1, {"outcome": "busy"})
+            raise
+        if not matches:
             _logins.add(1, {"outcome": "failure"})
             # One answer for an unknown email and a wrong password: never reveal who has an account.
             raise Unauthenticated("email or password is wrong")
@@ -312,6 +336,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         await self.throttle.clear(account_key)
         for key, _ in keys[:-1]:
             await self.throttle.refund(key)
+        assert stored_hash is not None
+        await self._upgrade_hash(user.user_id, stored_hash, request.password)
         user = await self._place_operator(user)
         _logins.add(1, {"outcome": "success"})
         access, refresh = await self._issue(
@@ -450,7 +476,12 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         await self._reserve(context, [(account_key, self.sign_in.account)], self.now())
         found = await self.users.credentials(user.email)
         stored_hash = found[1] if found and found[0].user_id == user.user_id else None
-        if not await asyncio.to_thread(domain.password_matches, stored_hash, request.password):
+        try:
+            matches = await self.passwords.matches(stored_hash, request.password, context)
+        except Busy:
+            await self.throttle.refund(account_key)
+            raise
+        if not matches:
             raise PermissionDenied("the password is wrong", field="password")
         await self.throttle.clear(account_key)
         secret = domain.new_totp_secret()

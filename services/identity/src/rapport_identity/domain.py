@@ -152,9 +152,18 @@ def access_claims(
     }
 
 
-# argon2id with the library's defaults (RFC 9106 low-memory profile). CPU-bound: callers run it
-# in a worker thread.
-_hasher = PasswordHasher()
+# argon2id at OWASP's password-storage minimum (m=19 MiB, t=2, p=1), chosen by measurement:
+# the library's defaults (m=64 MiB, t=3, p=4) cost about 0.26 s of CPU per hash on the 2-core
+# reference machine, these about 0.03 s (README, `make bench`), so a burst of sign-ups fits its
+# deadline and each concurrent hash holds 19 MiB instead of 64. Hashes made with other
+# parameters keep verifying and are re-made at the next sign-in (password_needs_rehash).
+# CPU-bound: callers run it on identity's hashing pool (passwords.py).
+PASSWORD_TIME_COST = 2
+PASSWORD_MEMORY_KIB = 19 * 1024
+PASSWORD_PARALLELISM = 1
+_hasher = PasswordHasher(
+    time_cost=PASSWORD_TIME_COST, memory_cost=PASSWORD_MEMORY_KIB, parallelism=PASSWORD_PARALLELISM
+)
 # Verified when an email is unknown, so a wrong email costs the same time as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
 
@@ -167,6 +176,14 @@ def password_matches(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    """True for a hash made with other parameters than today's (e.g. before they changed)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
         return False
 
 
@@ -741,10 +758,20 @@ class ThrottlePolicy:
         doubled = timedelta(seconds=2 ** min(failures - self.slowdown_after, 16))
         return min(doubled, self.max_delay)
 
+    @property
+    def delay_table_last(self) -> int:
+        """The last count whose wait can differ from the one before: the doubling stops after
+        16 steps, and from lock_after on the lock rules."""
+        return max(self.slowdown_after, min(self.lock_after, self.slowdown_after + 16))
+
     def delay_table_ms(self) -> list[int]:
-        """delay_after(n) in milliseconds for n = 0..lock_after (beyond that the lock rules):
-        the store applies it inside one atomic update, where the count is known."""
-        return [int(self.delay_after(n).total_seconds() * 1000) for n in range(self.lock_after + 1)]
+        """delay_after(n) in milliseconds for n = slowdown_after..delay_table_last: the store
+        indexes it by min(count, last) - slowdown_after inside one atomic update, where the
+        count is known. At most 17 entries whatever the limits: every update carries it."""
+        return [
+            int(self.delay_after(n).total_seconds() * 1000)
+            for n in range(self.slowdown_after, self.delay_table_last + 1)
+        ]
 
     @property
     def keep(self) -> timedelta:

@@ -61,6 +61,19 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     register_address_limit: int = Field(20, ge=1)
     register_window_seconds: int = Field(3600, ge=1)
 
+    # Password hashing (argon2id, CPU-bound): its own pool of this many threads (0: one per
+    # CPU the process may use); a call finding them all busy waits at most this long (and never
+    # into its caller's deadline), then gets 429 with Retry-After.
+    password_hash_workers: int = Field(
+        0, ge=0, le=64, description="threads that hash passwords; 0: one per CPU"
+    )
+    password_hash_queue_seconds: float = Field(
+        3.0,
+        ge=0,
+        le=30,
+        description="how long a sign-up or sign-in waits for a free hashing thread before 429",
+    )
+
     @model_validator(mode="after")
     def _activation_outlasts_caches(self) -> IdentitySettings:
         if self.signing_key_activation_seconds < MIN_ACTIVATION_SECONDS:

@@ -113,6 +113,13 @@ class Users:
         doc = await self._col.find_one({"email": email})
         return (_to_user(doc), doc["password_hash"]) if doc else None
 
+    async def replace_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> bool:
+        """The same password hashed with today's parameters; only if it has not changed since."""
+        result = await self._col.update_one(
+            {"_id": user_id, "password_hash": old_hash}, {"$set": {"password_hash": new_hash}}
+        )
+        return result.modified_count == 1
+
     async def set_operator(self, user_id: str, flag: bool) -> bool:
         result = await self._col.update_one({"_id": user_id}, {"$set": {"operator": flag}})
         return result.matched_count == 1
@@ -522,7 +529,10 @@ class Throttle:
                 {"$lt": ["$window_start", now - policy.window]},
             ]
         }
-        count = {"$min": ["$attempts", policy.lock_after]}
+        # Only read once attempts >= slowdown_after, so the index is never negative.
+        step = {
+            "$subtract": [{"$min": ["$attempts", policy.delay_table_last]}, policy.slowdown_after]
+        }
         # An update pipeline, so the waits follow from the count in the same atomic write.
         pipeline: list[dict[str, Any]] = [
             {"$set": {"_lapsed": lapsed}},
@@ -540,7 +550,7 @@ class Throttle:
                     "next_allowed_at": {
                         "$cond": [
                             {"$gte": ["$attempts", policy.slowdown_after]},
-                            {"$add": [now, {"$arrayElemAt": [policy.delay_table_ms(), count]}]},
+                            {"$add": [now, {"$arrayElemAt": [policy.delay_table_ms(), step]}]},
                             {"$ifNull": ["$next_allowed_at", None]},
                         ]
                     },
