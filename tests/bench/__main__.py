@@ -1,10 +1,13 @@
 """`make bench`: booking throughput and latency through the gateway, next to the raw store's own
-insert rate measured in the same run (their ratio is what the services add).
+insert rate measured in the same run (their ratio is what the services add); and a burst of
+concurrent sign-ups, next to one bare password hash measured in the same run.
 
-Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports and
-identity + scheduling + gateway in this process, sets up a clinic, a therapist and clients
-through the public API, then books. Bounded in count and time; prints figures and never fails on
-speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60).
+Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports,
+identity as its own process (so its memory is its own) and scheduling + gateway in this
+process; signs up a burst of clients, sets up a clinic, a therapist and clients through the
+public API, then books. Bounded in count and time; prints figures and never fails on speed.
+Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60),
+--sign-ups N (20).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import resource
 import statistics
 import sys
@@ -21,10 +25,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 
+from tests.identity import operators
 from tests.scheduling.helpers import Practice, on_grid
 
 
@@ -52,6 +58,62 @@ class Figures:
         if len(self.latencies) == 1:
             return self.latencies[0]
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(p) - 1]
+
+
+@dataclass
+class SignUps:
+    """A burst of concurrent sign-ups through the gateway."""
+
+    attempted: int = 0
+    created: int = 0
+    throttled: int = 0  # 429: asked to come back (Retry-After)
+    server_errors: int = 0  # 5xx: what must never happen
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    bare_hash_seconds: float = 0.0  # one argon2id hash alone, in this process, same run
+
+    def percentile(self, p: float) -> float:
+        return Figures(latencies=self.latencies).percentile(p)
+
+
+def bare_hash_seconds(samples: int = 5) -> float:
+    """The median wall time of one password hash with identity's parameters, nothing else."""
+    from rapport_identity import domain
+
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        domain.hash_password("correct horse battery staple")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+async def sign_up_burst(http: httpx.AsyncClient, *, count: int) -> SignUps:
+    """`count` clients register at the same moment (a clinic's office behind one address)."""
+    result = SignUps(attempted=count, bare_hash_seconds=bare_hash_seconds())
+
+    async def one() -> None:
+        body = {
+            "email": f"bench-{uuid.uuid4().hex[:12]}@example.org",
+            "password": "correct horse battery staple",
+            "role": "client",
+            "display_name": "Sam",
+            "jurisdiction": "US-CA",
+        }
+        t0 = time.perf_counter()
+        r = await http.post("/v1/auth/register", json=body)
+        result.latencies.append(time.perf_counter() - t0)
+        if r.status_code == 201:
+            result.created += 1
+        elif r.status_code == 429:
+            result.throttled += 1
+        elif r.status_code >= 500:
+            result.server_errors += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 async def book_all(
@@ -141,6 +203,23 @@ def rss_mib(pid: int | str = "self", field: str = "VmHWM") -> float:
     return float("nan")
 
 
+def report_sign_ups(s: SignUps, identity_peak_mib: float) -> str:
+    ms = 1000
+    return "\n".join(
+        [
+            "",
+            "Rapport bench: a burst of concurrent sign-ups through the gateway (same run)",
+            f"  sign-ups            {s.attempted} at once: {s.created} created, {s.throttled} "
+            f"429 (Retry-After), {s.server_errors} 5xx, in {s.seconds:.2f} s",
+            f"  sign-up latency     p50 {s.percentile(50) * ms:.1f} ms   "
+            f"p99 {s.percentile(99) * ms:.1f} ms   max {max(s.latencies, default=0) * ms:.1f} ms",
+            f"  one bare hash       {s.bare_hash_seconds * ms:.1f} ms (argon2id alone, this "
+            "process, no queue)",
+            f"  identity peak RSS   {identity_peak_mib:.0f} MiB (its own process)",
+        ]
+    )
+
+
 def report(f: Figures, args: argparse.Namespace, rss: dict[str, float]) -> str:
     ms = 1000
     lines = [
@@ -164,16 +243,11 @@ def report(f: Figures, args: argparse.Namespace, rss: dict[str, float]) -> str:
         "  peak RSS            "
         + ", ".join(f"{name} {value:.0f} MiB" for name, value in rss.items())
     )
-    lines.append(
-        f"                      (this process now: {rss_mib(field='VmRSS'):.0f} MiB; its peak "
-        "comes from identity's argon2 password hashing while the clients register)"
-    )
     return "\n".join(lines)
 
 
 async def main(args: argparse.Namespace) -> int:
     # The root conftest's launchers: the same real dependencies and in-process services as tests.
-    from rapport_identity.__main__ import create as create_identity
     from rapport_local import procs, vault_bootstrap
     from rapport_scheduling.__main__ import create as create_scheduling
 
@@ -185,12 +259,14 @@ async def main(args: argparse.Namespace) -> int:
     root = f"root-{uuid.uuid4()}"
     vault = procs.start_bao_dev(procs.free_port(), root, log_path=base / "bao.log")
     apps = []
+    identity: procs.Proc | None = None
     try:
         tokens = vault_bootstrap.bootstrap(vault.url, root)
         deps = conftest.Deps(nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens)
-        identity = await conftest.start_service(create_identity(conftest.identity_settings(deps)))
-        apps.append(identity)
-        identity_addr = f"127.0.0.1:{identity.server.port}"
+        identity_settings = conftest.identity_settings(deps)
+        identity = start_identity_process(identity_settings, base / "identity.log")
+        identity_addr = f"127.0.0.1:{identity_settings.grpc_port}"
+        operators.serving(identity_addr, identity_settings)
         scheduling = await conftest.start_service(
             create_scheduling(conftest.scheduling_settings(deps, identity_addr))
         )
@@ -204,6 +280,9 @@ async def main(args: argparse.Namespace) -> int:
             conftest.Gateway(settings) as gateway,
             httpx.AsyncClient(base_url=gateway.url, timeout=30) as http,
         ):
+            print(f"signing up {args.sign_ups} clients at once...", file=sys.stderr)
+            sign_ups = await sign_up_burst(http, count=args.sign_ups)
+            identity_peak = rss_mib(identity.pid or 0)
             print("setting up a clinic, a therapist and clients...", file=sys.stderr)
             practice = await Practice(http).open()
             figures = await book_all(
@@ -221,17 +300,41 @@ async def main(args: argparse.Namespace) -> int:
             figures=figures,
         )
         rss = {
-            "services (identity+scheduling+gateway, this process)": rss_mib(),
+            "identity (own process)": rss_mib(identity.pid or 0),
+            "scheduling+gateway (this process)": rss_mib(),
             "SecantusDB": rss_mib(mongo.pid or 0),
             "nats-server": rss_mib(nats.pid or 0),
         }
+        print(report_sign_ups(sign_ups, identity_peak))
         print(report(figures, args, rss))
         return 0
     finally:
         for app in reversed(apps):
             await app.stop(0)
-        for p in (vault, mongo, nats):
-            p.stop()
+        for p in (identity, vault, mongo, nats):
+            if p is not None:
+                p.stop()
+
+
+def start_identity_process(settings: Any, log_path: Path) -> Any:
+    """identity as `python -m rapport_identity`, configured by environment as in production."""
+    from rapport_local import procs
+    from rapport_local.stack import wait_grpc_serving
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
+    for name, value in settings.model_dump().items():
+        env[f"RAPPORT_IDENTITY_{name.upper()}"] = str(value)
+    port = settings.grpc_port
+    return procs.Proc(
+        "identity",
+        [sys.executable, "-m", "rapport_identity"],
+        port=port,
+        url=f"127.0.0.1:{port}",
+        log_path=log_path,
+        env=env,
+        ready=lambda proc, timeout: wait_grpc_serving(proc, port, timeout),
+        ready_timeout=60,
+    ).start()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -240,6 +343,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--sign-ups", type=int, default=20)
     return parser.parse_args(argv)
 
 

@@ -8,7 +8,15 @@ import math
 
 import httpx
 
-from tests.bench.__main__ import Figures, book_all, raw_inserts, report, rss_mib
+from tests.bench.__main__ import (
+    Figures,
+    book_all,
+    raw_inserts,
+    report,
+    report_sign_ups,
+    rss_mib,
+    sign_up_burst,
+)
 from tests.scheduling.helpers import Practice
 
 
@@ -34,3 +42,22 @@ def test_figures_percentiles():
     assert abs(f.percentile(50) - 0.0505) < 1e-9
     assert abs(f.percentile(99) - 0.09901) < 1e-6
     assert Figures().percentile(99) == 0.0 and Figures(latencies=[0.2]).percentile(50) == 0.2
+
+
+async def test_bench_signs_up_a_burst_and_reports(stack):
+    async with httpx.AsyncClient(base_url=stack.url, timeout=60) as http:
+        burst = await sign_up_burst(http, count=6)
+    assert (burst.attempted, burst.created + burst.throttled, burst.server_errors) == (6, 6, 0)
+    assert len(burst.latencies) == 6 and burst.percentile(99) >= burst.percentile(50) > 0
+    assert burst.bare_hash_seconds > 0
+    text = report_sign_ups(burst, rss_mib())
+    for words in (
+        "sign-ups",
+        "6 at once",
+        "0 5xx",
+        "p50",
+        "p99",
+        "one bare hash",
+        "identity peak RSS",
+    ):
+        assert words in text
