@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import uvicorn
 from rapport_platform.settings import load_settings
 from rapport_platform.telemetry import setup_telemetry
 
 from rapport_gateway.app import create_app
+from rapport_gateway.drain import DrainingServer
 from rapport_gateway.settings import GatewaySettings
 
 NAME = "gateway"
@@ -15,14 +18,17 @@ NAME = "gateway"
 def main() -> None:
     settings = load_settings(GatewaySettings)
     setup_telemetry(NAME, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep the JSON logging set up above
         access_log=False,  # access lines would carry paths and addresses; spans cover requests
-        timeout_graceful_shutdown=int(settings.drain_seconds),
+        # In-flight requests get the drain again once the listeners close (see drain.py).
+        timeout_graceful_shutdown=math.ceil(settings.drain_seconds),
     )
+    DrainingServer(config, drain_seconds=settings.drain_seconds, state=app.state).run()
 
 
 if __name__ == "__main__":

@@ -85,6 +85,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     @app.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:
+        if getattr(request.app.state, "draining", False):  # SIGTERM: traffic moves away first
+            return JSONResponse(
+                {"status": "draining", "checks": {}},
+                status_code=503,
+                headers={"Retry-After": str(settings.retry_after_seconds)},
+            )
         checks = await downstream(request).readiness()
         ready = all(checks.values())
         return JSONResponse(
