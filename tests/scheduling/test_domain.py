@@ -322,6 +322,16 @@ def test_cancel_rules():
         domain.cancel(a, CLIENT_P, "x" * 501, a.start - 48 * HOUR)
 
 
+def test_a_hold_never_outlives_its_start():
+    start = utc(2026, 3, 3, 14)
+    a = appointment(start, hold=True, now=start - timedelta(minutes=4))
+    assert a.hold_expires_at == start  # not now + 10 minutes
+    assert a.status_at(start - timedelta(seconds=1)) == domain.HELD
+    assert a.status_at(start) == domain.EXPIRED
+    with pytest.raises(FailedPrecondition):
+        domain.confirm(a, CLIENT_P, start)
+
+
 def test_holds_expire_by_time_and_are_never_late():
     a = appointment(hold=True)
     assert a.status == domain.HELD and a.hold_expires_at == utc(2026, 3, 1, 0, 10)
