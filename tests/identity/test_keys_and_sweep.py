@@ -19,6 +19,7 @@ from rapport_identity.keys import (
     SigningKeys,
 )
 from rapport_identity.settings import IdentitySettings
+from rapport_platform.auth import JwksCache
 
 from tests.identity import operators
 
@@ -108,17 +109,38 @@ async def test_operators_rotate_signing_keys(clocked, clocked_api):
     assert await jwks_kids(api) == [rotated["kid"]]
 
 
-def test_key_activation_must_outlast_the_key_cache_and_the_jwks_refresh():
+async def test_key_activation_must_outlast_the_key_cache_and_the_jwks_refresh():
     """A replica caches the key for KEY_CACHE_SECONDS and a verifier refetches the JWKS at most
     every VERIFIER_JWKS_REFRESH_SECONDS: a shorter activation could sign with a kid another
     replica's GetJwks does not publish yet, or that a verifier may not fetch yet."""
-    assert KEY_CACHE_SECONDS + VERIFIER_JWKS_REFRESH_SECONDS == MIN_ACTIVATION_SECONDS == 10
-    base = {"grpc_port": 50051, "vault_token": "t"}
-    with pytest.raises(ValidationError, match="signing_key_activation_seconds"):
-        IdentitySettings(**base, signing_key_activation_seconds=MIN_ACTIVATION_SECONDS - 1)
-    assert IdentitySettings(**base).signing_key_activation_seconds >= MIN_ACTIVATION_SECONDS
+    # What a verifier really does: after a fetch, an unknown kid waits for the refresh interval.
+    now = [1000.0]
+    fetches: list[float] = []
+
+    async def fetch() -> list[dict]:
+        fetches.append(now[0])
+        return []
+
+    cache = JwksCache(fetch, clock=lambda: now[0])  # the verifiers' default interval
+    await cache.key("v1")
+    assert fetches == [1000.0]
+    now[0] += VERIFIER_JWKS_REFRESH_SECONDS - 0.001
+    await cache.key("v2")
+    assert fetches == [1000.0]  # too soon: a kid activated now could not be fetched yet
+    now[0] += 0.001
+    await cache.key("v2")
+    assert len(fetches) == 2
+    # What a signing replica really does: it reuses its key read for KEY_CACHE_SECONDS.
     keys = SigningKeys(vault=None, name="k", token_ttl=timedelta(minutes=15))  # type: ignore[arg-type]
     assert keys._cache_s == KEY_CACHE_SECONDS
+    # The settings refuse an activation shorter than the two together (10 s, as documented).
+    shortest = KEY_CACHE_SECONDS + VERIFIER_JWKS_REFRESH_SECONDS
+    assert shortest == 10
+    base = {"grpc_port": 50051, "vault_token": "t"}
+    with pytest.raises(ValidationError, match="signing_key_activation_seconds"):
+        IdentitySettings(**base, signing_key_activation_seconds=int(shortest) - 1)
+    assert IdentitySettings(**base, signing_key_activation_seconds=int(shortest))
+    assert IdentitySettings(**base).signing_key_activation_seconds >= shortest
 
 
 async def test_periodic_rotation_happens_once_across_replicas(clocked):
