@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -213,6 +213,18 @@ class Clock:
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    @contextlib.contextmanager
+    def at_midday(self, day: date | None = None) -> Iterator[date]:
+        """Identity's clock at noon (UTC) of `day` (today by default) while the block runs: the
+        test and the service agree on the date even if the test runs over midnight. Tokens are
+        verified against real time: sign in before, not inside, the block."""
+        day = day or datetime.now(UTC).date()
+        self.offset = datetime.combine(day, time(12), UTC) - datetime.now(UTC)
+        try:
+            yield day
+        finally:
+            self.offset = timedelta(0)
 
 
 @dataclass

@@ -243,3 +243,21 @@ async def start_replica(settings: SchedulingSettings, clock: Callable[[], dateti
     await app.start()
     await app.server.wait_ready()
     return app
+
+
+async def consumer_caught_up(bus, stream: str, durable: str) -> bool:
+    """Every message of the stream reached the durable consumer and was acknowledged (handled):
+    what "no duplicate appeared" is measured after, instead of sleeping."""
+    info = await bus.js.consumer_info(stream, durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def outbox_events(sched_db, subject: str, cls, appointment_id: str) -> list:
+    """The outbox rows of one appointment's events of one kind (the collection is shared by
+    every test of the session: count only this test's own rows)."""
+    out = []
+    async for d in sched_db["outbox"].find({"subject": subject}):
+        msg = cls.FromString(bytes(d["data"]))
+        if msg.appointment.appointment_id == appointment_id:
+            out.append((d, msg))
+    return out
