@@ -321,7 +321,9 @@ async def test_session_ended_completes_once_then_no_reschedule(
     )
     assert len(rows) == 1
     await wait_for(
-        lambda: sched_db["outbox"].count_documents({"_id": rows[0][0]["_id"], "pending": False}),
+        lambda: sched_db["outbox"].count_documents(
+            {"_id": rows[0][0]["_id"], "published_at": {"$exists": True}}
+        ),
         "the completion relayed",
     )
     await wait_for(

@@ -25,6 +25,16 @@ def _bookings_counted(telemetry) -> int:
     )
 
 
+def _in_flight_at_once(spans) -> int:
+    """The most of these spans that were open at the same instant."""
+    edges = sorted([(s.start_time, 1) for s in spans] + [(s.end_time, -1) for s in spans])
+    most = now = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        now += step
+        most = max(most, now)
+    return most
+
+
 async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(
     practice, sched_db, telemetry
 ):
@@ -33,7 +43,8 @@ async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(
     t = await practice.therapist(
         availability=practice.availability(buffer_minutes=10, slot_step_minutes=15)
     )
-    clients = await asyncio.gather(*(practice.client() for _ in range(10)))
+    # Set-up, one after another (sign-up bursts have their own test); the race is the booking.
+    clients = [await practice.client() for _ in range(10)]
     base = on_grid(datetime.now(UTC) + timedelta(days=2), 24 * 60)
     # Five sets, six hours apart. In a set every request starts between anchor - 30 min and
     # anchor + 15 min and lasts 30 to 90 minutes, so with 10-minute buffers every padded
@@ -60,6 +71,24 @@ async def test_fifty_concurrent_overlapping_bookings_one_winner_per_set(
             problem = assert_problem(r, 409)
             assert problem["field"] == "start"
     assert {a: len(w) for a, w in winners.items()} == {a: 1 for a in anchors}
+    # The race really was run: scheduling had requests of one overlapping set in flight at the
+    # same time (its server spans, found by each answer's trace id, overlap). Requests served
+    # one after another would give the same winners and prove nothing about the claims.
+    server_spans = {
+        s.context.trace_id: s
+        for s in telemetry.finished()
+        if s.kind.name == "SERVER" and s.name.endswith("/BookAppointment")
+    }
+    overlapping = {}
+    for anchor in anchors:
+        spans = [
+            server_spans[int(r.headers["X-Trace-Id"], 16)]
+            for (_, a, _, _), r in zip(requests, answers, strict=True)
+            if a == anchor
+        ]
+        assert len(spans) == 10
+        overlapping[anchor] = _in_flight_at_once(spans)
+    assert max(overlapping.values()) >= 2, overlapping
     # The SRE's bookings-per-minute metric counts the winners only.
     assert _bookings_counted(telemetry) - counted_before == 5
 
