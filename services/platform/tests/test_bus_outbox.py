@@ -9,11 +9,19 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from rapport.events.v1 import envelope_pb2, identity_pb2
-from rapport_platform.bus import Bus, Consumer, Event
+from rapport_platform.bus import Bus, Consumer, Event, domain_of, stream_name
 from rapport_platform.outbox import INDEXES, Outbox, consume_once
 from rapport_platform.store import Store
 
 from conftest import Deps, unique_db
+from tests.waiting import eventually
+
+
+async def _caught_up(bus: Bus, subject: str, durable: str) -> bool:
+    """The consumer has been given every message of its stream and settled each one: a
+    duplicate or a further delivery would have shown by now (instead of sleeping, then counting)."""
+    info = await bus.js.consumer_info(stream_name(domain_of(subject)), durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
 
 
 async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0, max_deliver=5):
@@ -97,7 +105,7 @@ async def test_duplicate_publish_is_dropped_by_jetstream(bus):
     await bus.publish(subject, b"x", event_id="same")
     await bus.publish(subject, b"y", event_id="other")
     await _until(lambda: len(seen) == 2)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _caught_up(bus, subject, "reader"))
     stop.set()
     await task
     assert [e.id for e in seen] == ["same", "other"]
@@ -108,7 +116,7 @@ async def test_failed_message_is_redelivered_then_acked(bus):
     seen, stop, task = await _collect(bus, subject, "flaky", fail_times=2)
     await bus.publish(subject, b"x")
     await _until(lambda: len(seen) == 3)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _caught_up(bus, subject, "flaky"))
     stop.set()
     await task
     assert [e.deliveries for e in seen] == [1, 2, 3]
@@ -123,7 +131,7 @@ async def test_poison_message_goes_to_the_dead_letter_subject(bus):
     )
     event_id = await bus.publish(subject, b"poison")
     await _until(lambda: len(dlq_seen) == 1)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _caught_up(bus, subject, "picky"))
     for s in (stop, dlq_stop):
         s.set()
     await asyncio.gather(task, dlq_task)
@@ -208,7 +216,10 @@ async def test_redelivered_event_changes_nothing(store):
 async def test_transaction_retries_write_conflicts(store):
     await store.db.counters.insert_one({"_id": "x", "n": 0})
 
+    attempts = []
+
     async def bump(session):
+        attempts.append(1)
         doc = await store.db.counters.find_one({"_id": "x"}, session=session)
         await asyncio.sleep(0)  # let the other transactions interleave
         await store.db.counters.update_one(
@@ -217,3 +228,6 @@ async def test_transaction_retries_write_conflicts(store):
 
     await asyncio.gather(*(store.transaction(bump) for _ in range(10)))
     assert (await store.db.counters.find_one({"_id": "x"}))["n"] == 10
+    # They really ran at once: some met a write conflict and were retried (one after another,
+    # ten attempts would do, and the retry would be untested).
+    assert len(attempts) > 10
