@@ -67,7 +67,7 @@ class Api:
     async def login(self, person: Person, *, mfa: bool = False) -> dict:
         body = {"email": person.email, "password": PASSWORD}
         if mfa:
-            body["totp_code"] = person.next_code()
+            body["totp_code"] = await person.next_code()
         r = await self.http.post("/v1/auth/login", json=body)
         assert r.status_code == 200, r.text
         tokens = r.json()
@@ -81,7 +81,7 @@ class Api:
         assert r.status_code == 200, r.text
         person.totp_secret = r.json()["secret"]
         r = await self.http.post(
-            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": person.next_code()}
+            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": await person.next_code()}
         )
         assert r.status_code == 200, r.text
         await self.login(person, mfa=True)

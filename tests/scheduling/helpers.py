@@ -70,7 +70,7 @@ class Practice:
     async def login(self, person: Person, *, mfa: bool = False) -> None:
         body = {"email": person.email, "password": PASSWORD}
         if mfa:
-            body["totp_code"] = person.next_code()
+            body["totp_code"] = await person.next_code()
         r = await self.http.post("/v1/auth/login", json=body)
         assert r.status_code == 200, r.text
         person.access = r.json()["access_token"]
@@ -100,7 +100,7 @@ class Practice:
         assert r.status_code == 200, r.text
         admin.totp_secret = r.json()["secret"]
         r = await self.http.post(
-            "/v1/auth/mfa/confirm", headers=admin.h, json={"totp_code": admin.next_code()}
+            "/v1/auth/mfa/confirm", headers=admin.h, json={"totp_code": await admin.next_code()}
         )
         assert r.status_code == 200, r.text
         await self.login(admin, mfa=True)
@@ -261,3 +261,17 @@ async def outbox_events(sched_db, subject: str, cls, appointment_id: str) -> lis
         if msg.appointment.appointment_id == appointment_id:
             out.append((d, msg))
     return out
+
+
+class Received(list):
+    """Events as a test's own durable consumer receives them; `caught_up()` says when it has
+    every message its stream holds so far (count after that, not after a sleep)."""
+
+    def __init__(self, bus, stream: str) -> None:
+        super().__init__()
+        self.bus = bus
+        self.stream = stream
+        self.durable = f"tests-{uuid.uuid4().hex[:8]}"
+
+    async def caught_up(self) -> bool:
+        return await consumer_caught_up(self.bus, self.stream, self.durable)

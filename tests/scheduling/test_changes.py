@@ -18,6 +18,7 @@ from rapport_scheduling.events import CONSUMER
 
 from tests.people import assert_problem
 from tests.scheduling.helpers import (
+    Received,
     consumer_caught_up,
     on_grid,
     outbox_events,
@@ -42,20 +43,10 @@ async def bus(stack):
     await bus.close()
 
 
-class Received(list):
-    """Events as they arrive, and the durable consumer that receives them."""
-
-    durable = ""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.durable = f"tests-{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture
 async def scheduling_events(bus):
     """Every rapport.scheduling.* event published from now on, as they arrive on NATS."""
-    received = Received()
+    received = Received(bus, stream_name("scheduling"))
     stop = asyncio.Event()
 
     async def keep(event: Event) -> None:
@@ -327,7 +318,7 @@ async def test_session_ended_completes_once_then_no_reschedule(
         "the completion relayed",
     )
     await wait_for(
-        lambda: consumer_caught_up(bus, stream_name("scheduling"), scheduling_events.durable),
+        scheduling_events.caught_up,
         "every scheduling event received",
     )
     assert len(got) == 1
