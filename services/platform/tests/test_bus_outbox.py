@@ -184,13 +184,14 @@ async def test_outbox_relay_publishes_what_is_pending_after_a_nats_outage(deps, 
     await _until(lambda: bus.nc.is_connected)
     # A fresh relay (as after a service restart) finds the records and publishes them.
     relay = Outbox(store, bus, service="test")
-    published = 0
-    for _ in range(50):
-        published += await relay.relay_once()
-        if published == 3:
-            break
-        await asyncio.sleep(0.2)
-    assert published == 3 and await relay.pending_count() == 0
+    published: list[int] = []
+
+    async def all_relayed() -> bool:
+        published.append(await relay.relay_once())
+        return sum(published) >= 3
+
+    await eventually(all_relayed, interval=0.2, what="the pending records published")
+    assert sum(published) == 3 and await relay.pending_count() == 0
     seen, stop, task = await _collect(bus, subject, "after-outage")
     await _until(lambda: len(seen) == 3)
     stop.set()
