@@ -275,3 +275,20 @@ class Received(list):
 
     async def caught_up(self) -> bool:
         return await consumer_caught_up(self.bus, self.stream, self.durable)
+
+
+def in_flight_at_once(telemetry, answers, method: str = "BookAppointment") -> int:
+    """The most of these requests that scheduling was serving at the same instant, from its
+    server spans (found by each answer's X-Trace-Id): a race test checks it really raced."""
+    by_trace = {
+        span.context.trace_id: span
+        for span in telemetry.finished()
+        if span.kind.name == "SERVER" and span.name.endswith(f"/{method}")
+    }
+    spans = [by_trace[int(r.headers["X-Trace-Id"], 16)] for r in answers]
+    edges = sorted([(s.start_time, 1) for s in spans] + [(s.end_time, -1) for s in spans])
+    most = now = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        now += step
+        most = max(most, now)
+    return most
