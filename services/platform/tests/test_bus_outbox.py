@@ -47,12 +47,8 @@ async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0,
     return seen, stop, task
 
 
-async def _until(pred, timeout=15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not pred():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
+async def _until(pred, timeout=30.0):
+    await eventually(pred, timeout=timeout)
 
 
 @pytest.fixture

@@ -13,14 +13,11 @@ from rapport_platform.settings import GrpcServiceSettings
 from rapport_platform.store import Store
 
 from conftest import unique_db
+from tests.waiting import eventually
 
 
 async def _until(pred, timeout=30.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not pred():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+    await eventually(pred, timeout=timeout)
 
 
 async def test_consumer_survives_nats_vanishing_while_it_dead_letters(deps):
