@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-# Tools run by the tests (checkov through `uv tool run`) find the same uv.
+# Tools run by the tests (checkov, locked in tools/checkov, through `uv run`) find the same uv.
 export PATH := $(dir $(UV)):$(PATH)
 PROTOS = $(shell find proto/rapport -name '*.proto' | sort)
 PYTEST_ARGS ?=

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import httpx
 import pyotp
 
+from tests.waiting import eventually
+
 PASSWORD = "correct horse battery"
 
 
@@ -42,11 +44,18 @@ class Person:
     def h(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access}"}
 
-    def next_code(self) -> str:
-        """A code for a step after the last one used (identity refuses a replayed step)."""
+    async def next_code(self) -> str:
+        """A code for a step after the last one used (identity refuses a replayed step and
+        accepts one step either side of its clock). Three codes in one 30-second step use the
+        steps either side; a fourth waits, without blocking the services in this event loop,
+        until its step is within reach."""
         totp = pyotp.TOTP(self.totp_secret)
         step = max(self.last_step + 1, totp.timecode(time.time()) - 1)
-        while step > totp.timecode(time.time()) + 1:  # used ahead of the clock: wait for it
-            time.sleep(0.5)
+        await eventually(
+            lambda: step <= totp.timecode(time.time()) + 1,
+            timeout=totp.interval * 3,
+            interval=0.25,
+            what="the next TOTP step",
+        )
         self.last_step = step
         return totp.generate_otp(step)

@@ -1,7 +1,8 @@
 """Policy scan of the rendered manifests with checkov's Kubernetes checks.
 
-checkov is not in the workspace lock (its pinned dependencies clash with ours): it runs
-isolated and pinned through `uv tool run`, which installs it from PyPI on first use.
+checkov cannot join the workspace lock (its exact pins clash with ours): it has its own
+locked environment, tools/checkov (pyproject.toml and uv.lock), which `uv run --frozen`
+installs on first use, exactly as locked.
 
 Every check runs. A failed check must be explained below, for exactly the resources and
 value sets it fails on; an explanation that no longer matches any failure fails the test
@@ -13,14 +14,21 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHECKOV_VERSION = "3.3.30"
+REPO = Path(__file__).resolve().parents[2]
+CHECKOV_PROJECT = REPO / "tools" / "checkov"
+# The version the lock holds: the report must come from exactly that checkov.
+CHECKOV_VERSION = next(
+    p["version"]
+    for p in tomllib.loads((CHECKOV_PROJECT / "uv.lock").read_text())["package"]
+    if p["name"] == "checkov"
+)
 
 RAPPORT_SERVICES = frozenset(
     f"Deployment.rapport.{s}"
@@ -91,10 +99,9 @@ JUSTIFIED: dict[str, Justified] = {
 @pytest.fixture(scope="session")
 def checkov_report(rendered_dir: Path) -> dict[str, Any]:
     uv = shutil.which("uv")
-    assert uv, "uv is needed to run checkov isolated (uv tool run)"
+    assert uv, "uv is needed to run checkov in its own locked environment"
     cmd = [
-        uv, "tool", "run", "--python", sys.executable,
-        "--from", f"checkov=={CHECKOV_VERSION}", "checkov",
+        uv, "run", "--frozen", "--project", str(CHECKOV_PROJECT), "checkov",
         "--directory", str(rendered_dir),
         "--framework", "kubernetes",
         "--output", "json",

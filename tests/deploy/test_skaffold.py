@@ -17,8 +17,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SKAFFOLD = REPO / "skaffold.yaml"
-# The shared schemas sit beside the work tree (../shared), in CI as on a developer machine.
-SCHEMA = REPO.parent / "shared" / "schemas" / "skaffold-v4beta13.json"
+# Vendored (see deploy/schemas/README.md for its public source): a clone tests on its own.
+SCHEMA = REPO / "deploy" / "schemas" / "skaffold-v4beta13.json"
 FAKE_DIGEST = "sha256:" + "a" * 64
 
 

@@ -10,6 +10,8 @@ from opentelemetry.trace import SpanKind
 from rapport.events.v1 import identity_pb2
 from rapport_platform.bus import Bus, Consumer, Event
 
+from tests.waiting import eventually
+
 
 def new_email() -> str:
     return f"person-{uuid.uuid4().hex[:12]}@example.org"
@@ -72,12 +74,12 @@ async def test_register_login_me_and_the_event_in_the_same_trace(stack, telemetr
                 k["kty"] == "EC" and k["alg"] == "ES256" for k in jwks["keys"]
             )
 
-        for _ in range(200):
-            mine = [e for e in received if e.parse(identity_pb2.UserRegistered).user_id == user_id]
-            if mine:
-                break
-            await asyncio.sleep(0.05)
-        assert mine, "user_registered never arrived"
+        mine = await eventually(
+            lambda: [
+                e for e in received if e.parse(identity_pb2.UserRegistered).user_id == user_id
+            ],
+            what="user_registered",
+        )
         event = mine[0]
         assert event.parse(identity_pb2.UserRegistered).role == "client"
         assert email not in str(event.headers) and "Sam" not in str(event.headers)

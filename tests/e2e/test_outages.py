@@ -15,6 +15,7 @@ from rapport_local import procs
 from rapport_platform.rpc import client_channel
 
 from conftest import Gateway, identity_settings, start_service
+from tests.waiting import eventually
 
 
 async def test_gateway_answers_503_and_not_ready_when_identity_is_down():
@@ -55,9 +56,7 @@ async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, t
             )
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         mongo.restart()
-        for _ in range(50):
-            if await app.server.probe_once():
-                break
+        await eventually(app.server.probe_once, what="SERVING once Mongo is back")
         assert app.server.serving
         # Nothing was half-written: no user and no orphan event from the failed attempt.
         assert await app.store.db.users.count_documents({}) == 0

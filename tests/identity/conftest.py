@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
 import pytest
@@ -67,7 +67,7 @@ class Api:
     async def login(self, person: Person, *, mfa: bool = False) -> dict:
         body = {"email": person.email, "password": PASSWORD}
         if mfa:
-            body["totp_code"] = person.next_code()
+            body["totp_code"] = await person.next_code()
         r = await self.http.post("/v1/auth/login", json=body)
         assert r.status_code == 200, r.text
         tokens = r.json()
@@ -81,7 +81,7 @@ class Api:
         assert r.status_code == 200, r.text
         person.totp_secret = r.json()["secret"]
         r = await self.http.post(
-            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": person.next_code()}
+            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": await person.next_code()}
         )
         assert r.status_code == 200, r.text
         await self.login(person, mfa=True)
@@ -210,9 +210,33 @@ class Clock:
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self.frozen: datetime | None = None
 
     def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return (self.frozen or datetime.now(UTC)) + self.offset
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[datetime]:
+        """Identity's time stands still (on a whole second) while the block runs, but for the
+        steps the test makes with `offset`: windows and waits come out exact, however slowly
+        the machine runs the block."""
+        self.frozen = datetime.now(UTC).replace(microsecond=0)
+        try:
+            yield self.frozen
+        finally:
+            self.frozen = None
+
+    @contextlib.contextmanager
+    def at_midday(self, day: date | None = None) -> Iterator[date]:
+        """Identity's clock at noon (UTC) of `day` (today by default) while the block runs: the
+        test and the service agree on the date even if the test runs over midnight. Tokens are
+        verified against real time: sign in before, not inside, the block."""
+        day = day or datetime.now(UTC).date()
+        self.offset = datetime.combine(day, time(12), UTC) - datetime.now(UTC)
+        try:
+            yield day
+        finally:
+            self.offset = timedelta(0)
 
 
 @dataclass

@@ -82,10 +82,10 @@ async def new_operator(http: httpx.AsyncClient) -> Person:
     person.role, person.clinic_id = "clinic_admin", "marketplace"
     enrol = await http.post("/v1/auth/mfa/enroll", headers=person.h, json={"password": PASSWORD})
     person.totp_secret = (_check(enrol))["secret"]
-    confirm = {"totp_code": person.next_code()}
+    confirm = {"totp_code": await person.next_code()}
     _check(await http.post("/v1/auth/mfa/confirm", headers=person.h, json=confirm))
     tokens = _check(
-        await http.post("/v1/auth/login", json={**login, "totp_code": person.next_code()})
+        await http.post("/v1/auth/login", json={**login, "totp_code": await person.next_code()})
     )
     person.access, person.refresh = tokens["access_token"], tokens["refresh_token"]
     return person

@@ -157,7 +157,7 @@ async def test_a_confirmation_enables_only_the_secret_its_code_was_checked_again
     # The user confirms the secret they saw last; sign-in then asks for its codes.
     person.totp_secret = r.json()["secret"]
     r = await api.http.post(
-        "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": person.next_code()}
+        "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": await person.next_code()}
     )
     assert r.status_code == 200
     await api.login(person, mfa=True)

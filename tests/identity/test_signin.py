@@ -36,12 +36,12 @@ async def test_totp_enrol_confirm_then_login_asks_for_the_code(api, db):
     assert claims((await api.login(person))["access_token"])["mfa"] is False
 
     r = await api.http.post(
-        "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": person.next_code()}
+        "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": await person.next_code()}
     )
     assert r.status_code == 200 and r.json() == {"mfa_enabled": True}
     api.problem(
         await api.http.post(
-            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": person.next_code()}
+            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": await person.next_code()}
         ),
         409,
     )
@@ -56,7 +56,7 @@ async def test_totp_enrol_confirm_then_login_asks_for_the_code(api, db):
     )
     assert wrong["field"] == "totp_code"
 
-    code = person.next_code()
+    code = await person.next_code()
     r = await api.http.post("/v1/auth/login", json={**login, "totp_code": code})
     assert r.status_code == 200, r.text
     tokens = r.json()

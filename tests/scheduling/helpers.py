@@ -70,7 +70,7 @@ class Practice:
     async def login(self, person: Person, *, mfa: bool = False) -> None:
         body = {"email": person.email, "password": PASSWORD}
         if mfa:
-            body["totp_code"] = person.next_code()
+            body["totp_code"] = await person.next_code()
         r = await self.http.post("/v1/auth/login", json=body)
         assert r.status_code == 200, r.text
         person.access = r.json()["access_token"]
@@ -100,7 +100,7 @@ class Practice:
         assert r.status_code == 200, r.text
         admin.totp_secret = r.json()["secret"]
         r = await self.http.post(
-            "/v1/auth/mfa/confirm", headers=admin.h, json={"totp_code": admin.next_code()}
+            "/v1/auth/mfa/confirm", headers=admin.h, json={"totp_code": await admin.next_code()}
         )
         assert r.status_code == 200, r.text
         await self.login(admin, mfa=True)
@@ -243,3 +243,52 @@ async def start_replica(settings: SchedulingSettings, clock: Callable[[], dateti
     await app.start()
     await app.server.wait_ready()
     return app
+
+
+async def consumer_caught_up(bus, stream: str, durable: str) -> bool:
+    """Every message of the stream reached the durable consumer and was acknowledged (handled):
+    what "no duplicate appeared" is measured after, instead of sleeping."""
+    info = await bus.js.consumer_info(stream, durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def outbox_events(sched_db, subject: str, cls, appointment_id: str) -> list:
+    """The outbox rows of one appointment's events of one kind (the collection is shared by
+    every test of the session: count only this test's own rows)."""
+    out = []
+    async for d in sched_db["outbox"].find({"subject": subject}):
+        msg = cls.FromString(bytes(d["data"]))
+        if msg.appointment.appointment_id == appointment_id:
+            out.append((d, msg))
+    return out
+
+
+class Received(list):
+    """Events as a test's own durable consumer receives them; `caught_up()` says when it has
+    every message its stream holds so far (count after that, not after a sleep)."""
+
+    def __init__(self, bus, stream: str) -> None:
+        super().__init__()
+        self.bus = bus
+        self.stream = stream
+        self.durable = f"tests-{uuid.uuid4().hex[:8]}"
+
+    async def caught_up(self) -> bool:
+        return await consumer_caught_up(self.bus, self.stream, self.durable)
+
+
+def in_flight_at_once(telemetry, answers, method: str = "BookAppointment") -> int:
+    """The most of these requests that scheduling was serving at the same instant, from its
+    server spans (found by each answer's X-Trace-Id): a race test checks it really raced."""
+    by_trace = {
+        span.context.trace_id: span
+        for span in telemetry.finished()
+        if span.kind.name == "SERVER" and span.name.endswith(f"/{method}")
+    }
+    spans = [by_trace[int(r.headers["X-Trace-Id"], 16)] for r in answers]
+    edges = sorted([(s.start_time, 1) for s in spans] + [(s.end_time, -1) for s in spans])
+    most = now = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        now += step
+        most = max(most, now)
+    return most

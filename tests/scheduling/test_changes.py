@@ -12,11 +12,20 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.events.v1 import scheduling_pb2 as ev
 from rapport.events.v1 import sessions_pb2
 from rapport.scheduling.v1 import scheduling_pb2 as pb
-from rapport_platform.bus import Bus, Consumer, Event
+from rapport_platform.bus import Bus, Consumer, Event, stream_name
 from rapport_platform.rpc import bearer
+from rapport_scheduling.events import CONSUMER
 
 from tests.people import assert_problem
-from tests.scheduling.helpers import on_grid, parse, rfc3339
+from tests.scheduling.helpers import (
+    Received,
+    consumer_caught_up,
+    on_grid,
+    outbox_events,
+    parse,
+    rfc3339,
+)
+from tests.waiting import eventually
 
 
 def ts(value: datetime) -> Timestamp:
@@ -37,7 +46,7 @@ async def bus(stack):
 @pytest.fixture
 async def scheduling_events(bus):
     """Every rapport.scheduling.* event published from now on, as they arrive on NATS."""
-    received: list[Event] = []
+    received = Received(bus, stream_name("scheduling"))
     stop = asyncio.Event()
 
     async def keep(event: Event) -> None:
@@ -45,7 +54,7 @@ async def scheduling_events(bus):
 
     consumer = Consumer(
         bus,
-        durable=f"tests-{uuid.uuid4().hex[:8]}",
+        durable=received.durable,
         subject="rapport.scheduling.>",
         handler=keep,
         fetch_timeout=0.2,
@@ -56,13 +65,8 @@ async def scheduling_events(bus):
     await task
 
 
-async def wait_for(predicate, what: str, tries: int = 200):
-    for _ in range(tries):
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} never happened")
+async def wait_for(predicate, what: str):
+    return await eventually(predicate, what=what)
 
 
 def events_of(received: list[Event], subject: str, cls, appointment_id: str) -> list:
@@ -169,10 +173,13 @@ async def test_cancel_bad_cases_change_nothing(practice, http, sched_db):
     problem = assert_problem(await http.post(url, headers=t.h, json={}), 409)
     assert "already cancelled" in problem["detail"]
     assert await doc(sched_db, a["appointment_id"]) == cancelled
-    outbox = sched_db["outbox"]
-    assert (
-        await outbox.count_documents({"subject": "rapport.scheduling.appointment_cancelled"}) >= 1
+    cancelled_events = await outbox_events(
+        sched_db,
+        "rapport.scheduling.appointment_cancelled",
+        ev.AppointmentCancelled,
+        a["appointment_id"],
     )
+    assert len(cancelled_events) == 1  # one cancellation, one event; the refusals wrote none
 
 
 async def test_reschedule_claims_the_new_time_before_releasing_the_old(practice, http, sched_db):
@@ -271,7 +278,6 @@ async def test_session_ended_completes_once_then_no_reschedule(
     event_id = str(uuid.uuid4())
     await bus.publish("rapport.sessions.session_ended", message, event_id=event_id)
     # The same event again (a redelivery after a relay crash) and another one for it.
-    await asyncio.sleep(0.2)
     await bus.publish("rapport.sessions.session_ended", message, event_id=event_id)
     await bus.publish("rapport.sessions.session_ended", message)
 
@@ -293,15 +299,30 @@ async def test_session_ended_completes_once_then_no_reschedule(
         ),
         "appointment_completed on NATS",
     )
-    await asyncio.sleep(0.5)  # time enough for a wrongful second event to show up
+    # No duplicate: once scheduling has handled every session_ended on the stream, its outbox
+    # has relayed everything, and our consumer has every scheduling event, there is still one.
+    await wait_for(
+        lambda: consumer_caught_up(bus, stream_name("sessions"), CONSUMER), "session_ended handled"
+    )
+    rows = await outbox_events(
+        sched_db,
+        "rapport.scheduling.appointment_completed",
+        ev.AppointmentCompleted,
+        a["appointment_id"],
+    )
+    assert len(rows) == 1
+    await wait_for(
+        lambda: sched_db["outbox"].count_documents(
+            {"_id": rows[0][0]["_id"], "published_at": {"$exists": True}}
+        ),
+        "the completion relayed",
+    )
+    await wait_for(
+        scheduling_events.caught_up,
+        "every scheduling event received",
+    )
     assert len(got) == 1
     assert got[0][1].session_id == "sess-1" and got[0][1].appointment.price.amount_minor == 9000
-    assert (
-        await sched_db["outbox"].count_documents(
-            {"subject": "rapport.scheduling.appointment_completed"}
-        )
-        >= 1
-    )
 
     before = await doc(sched_db, a["appointment_id"])
     problem = assert_problem(

@@ -3,11 +3,11 @@ admin loses them, the new one manages them (scheduling consumes therapist_joined
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.people import assert_problem
 from tests.scheduling.helpers import Practice, on_grid
+from tests.waiting import eventually
 
 
 async def test_coming_appointments_follow_the_therapist_to_the_new_clinic(practice, http, sched_db):
@@ -27,12 +27,11 @@ async def test_coming_appointments_follow_the_therapist_to_the_new_clinic(practi
     r = await http.post(f"/v1/invitations/{r.json()['invitation_token']}/accept", headers=t.h)
     assert r.status_code == 200, r.text
 
-    for _ in range(200):
+    async def moved() -> bool:
         doc = await sched_db["appointments"].find_one({"_id": a["appointment_id"]})
-        if doc["clinic_id"] == other.admin.clinic_id:
-            break
-        await asyncio.sleep(0.05)
-    assert doc["clinic_id"] == other.admin.clinic_id
+        return doc["clinic_id"] == other.admin.clinic_id
+
+    await eventually(moved, what="the appointment follows the therapist to the new clinic")
     assert_problem(await http.get(url, headers=practice.admin.h), 403)
     assert_problem(await http.post(f"{url}/cancel", headers=practice.admin.h, json={}), 403)
     assert (await http.get(url, headers=other.admin.h)).status_code == 200

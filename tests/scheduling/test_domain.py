@@ -322,6 +322,16 @@ def test_cancel_rules():
         domain.cancel(a, CLIENT_P, "x" * 501, a.start - 48 * HOUR)
 
 
+def test_a_hold_never_outlives_its_start():
+    start = utc(2026, 3, 3, 14)
+    a = appointment(start, hold=True, now=start - timedelta(minutes=4))
+    assert a.hold_expires_at == start  # not now + 10 minutes
+    assert a.status_at(start - timedelta(seconds=1)) == domain.HELD
+    assert a.status_at(start) == domain.EXPIRED
+    with pytest.raises(FailedPrecondition):
+        domain.confirm(a, CLIENT_P, start)
+
+
 def test_holds_expire_by_time_and_are_never_late():
     a = appointment(hold=True)
     assert a.status == domain.HELD and a.hold_expires_at == utc(2026, 3, 1, 0, 10)
@@ -386,3 +396,67 @@ def test_cursor_and_fingerprint():
     one = domain.request_fingerprint(start=start, **f)
     assert one == domain.request_fingerprint(start=start.astimezone(NY), **f)
     assert one != domain.request_fingerprint(start=start + HOUR, **f)
+
+
+# --- boundaries: each found by a one-line mutation of domain.py that no test caught ----------
+
+
+def test_bookable_start_boundaries():
+    now = utc(2026, 3, 3, 14)  # Tuesday 09:00 EST, itself a slot
+    with pytest.raises(InvalidArgument, match="past"):
+        domain.check_bookable_start(availability(), HOUR, now, now)
+    # Exactly the minimum notice ahead is bookable.
+    domain.check_bookable_start(availability(min_notice_minutes=60), HOUR, now + HOUR, now)
+    # Exactly the horizon ahead is not (the horizon is [now, now + horizon_days)).
+    with pytest.raises(InvalidArgument, match="horizon"):
+        domain.check_bookable_start(
+            availability(horizon_days=1), HOUR, now + timedelta(days=1), now
+        )
+    with pytest.raises(InvalidArgument, match="horizon_days"):
+        availability(horizon_days=366)
+    assert availability(horizon_days=365).horizon_days == 365
+
+
+def test_slot_range_is_at_most_31_days():
+    start = utc(2026, 3, 1)
+    domain.check_slot_range(start, start + timedelta(days=31))
+    with pytest.raises(InvalidArgument):
+        domain.check_slot_range(start, start + timedelta(days=31, seconds=1))
+
+
+def test_cancellation_window_boundaries():
+    a = appointment()
+    # Exactly the window (24 h) before the start is still in time.
+    on_time = domain.cancel(a, CLIENT_P, "", a.start - 24 * HOUR)
+    assert not on_time.late_cancellation and on_time.late_fee_minor == 0
+    # A hold released inside the window was never paid for: never late.
+    hold = appointment(hold=True, now=a.start - 2 * HOUR)
+    released = domain.cancel(hold, CLIENT_P, "", a.start - 2 * HOUR + timedelta(minutes=5))
+    assert not released.late_cancellation and released.late_fee_minor == 0
+    # Once it is over, it cannot be cancelled, from its very end.
+    with pytest.raises(FailedPrecondition, match="over"):
+        domain.cancel(a, CLIENT_P, "", a.end)
+
+
+def test_a_session_the_therapist_moved_is_never_late_for_the_client():
+    a = appointment()  # Tuesday 09:00 EST
+    now = a.start - 72 * HOUR
+    moved = domain.reschedule(a, THERAPIST_P, availability(), a.start + HOUR, now)
+    late = domain.cancel(moved, CLIENT_P, "", moved.start - HOUR)
+    assert not late.late_cancellation and late.late_fee_minor == 0
+    # Moved by the client, the fee still applies inside the window.
+    own = domain.reschedule(a, CLIENT_P, availability(), a.start + HOUR, now)
+    assert domain.cancel(own, CLIENT_P, "", own.start - HOUR).late_cancellation
+
+
+def test_no_show_from_the_start_on_and_not_a_second_before():
+    a = appointment()
+    with pytest.raises(FailedPrecondition, match="after the start"):
+        domain.mark_no_show(a, THERAPIST_P, a.start - timedelta(seconds=1))
+    assert domain.mark_no_show(a, THERAPIST_P, a.start).status == domain.NO_SHOW
+
+
+def test_a_reminder_due_right_now_is_not_created():
+    a = appointment()
+    assert domain.reminders_for(a, (60,), a.start - HOUR) == []
+    assert len(domain.reminders_for(a, (60,), a.start - HOUR - timedelta(seconds=1))) == 1

@@ -10,6 +10,7 @@ from rapport_platform.bus import Bus, Consumer
 
 from tests.deploy.test_dashboards import METRICS
 from tests.scheduling.helpers import on_grid
+from tests.waiting import eventually
 
 NOT_YET = {"rapport.sessions.active"}  # exported by the session relay, which is not built yet
 
@@ -50,10 +51,10 @@ async def test_every_dashboard_metric_is_exported(practice, stack, telemetry):
     )
     task = asyncio.create_task(consumer.run(stop))
     await bus.publish(subject, b"x")
-    for _ in range(100):
-        if {"rapport.bus.dead_letters", "rapport.bus.redeliveries"} <= exported(telemetry):
-            break
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: {"rapport.bus.dead_letters", "rapport.bus.redeliveries"} <= exported(telemetry),
+        what="a redelivery and a dead letter",
+    )
     stop.set()
     await task
     await bus.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport_platform.rpc import bearer
 
@@ -69,20 +70,34 @@ async def test_a_hold_never_outlives_the_start_and_cannot_be_confirmed_after_it(
 ):
     t = await practice.therapist()
     c = await practice.client()
-    start = on_grid(datetime.now(UTC) + timedelta(minutes=20), 15)
-    hold = (await practice.book(c, t, start, hold=True)).json()
-    assert hold["status"] == "held"
-    # Held for at most until the start, whatever the hold TTL (600 s by default).
-    assert datetime.fromisoformat(hold["hold_expires_at"]) <= start
+    start = on_grid(datetime.now(UTC) + timedelta(days=2), 15)
+    # Placed five minutes before the start (a replica whose clock stands there), a hold of the
+    # default TTL (600 s) would run five minutes past it: it is cut at the start.
+    early, _ = await time_travel(start - timedelta(minutes=5) - datetime.now(UTC))
+    reply = await early.BookAppointment(
+        pb.BookAppointmentRequest(
+            therapist_id=t.user_id,
+            session_type="talk-50",
+            start=Timestamp(seconds=int(start.timestamp())),
+            modality=pb.MODALITY_VIDEO,
+            hold=True,
+        ),
+        metadata=bearer(c.access),
+    )
+    hold = reply.appointment
+    assert hold.status == pb.APPOINTMENT_STATUS_HELD
+    assert hold.hold_expires_at.ToDatetime(tzinfo=UTC) == start
+    stored = await appointment(sched_db, hold.appointment_id)
+    assert stored["hold_expires_at"] == start
     # A replica whose clock is past the start refuses to confirm it.
     later, _ = await time_travel(start - datetime.now(UTC) + timedelta(minutes=1))
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await later.ConfirmAppointment(
-            pb.ConfirmAppointmentRequest(appointment_id=hold["appointment_id"]),
+            pb.ConfirmAppointmentRequest(appointment_id=hold.appointment_id),
             metadata=bearer(c.access),
         )
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert (await appointment(sched_db, hold["appointment_id"]))["status"] == "held"
+    assert (await appointment(sched_db, hold.appointment_id))["status"] == "held"
 
 
 @pytest.mark.parametrize(

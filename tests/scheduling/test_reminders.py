@@ -14,14 +14,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.events.v1 import scheduling_pb2 as ev
 from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport.scheduling.v1 import scheduling_pb2_grpc
-from rapport_platform.bus import Bus, Consumer, Event
+from rapport_platform.bus import Bus, Consumer, Event, stream_name
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import bearer, client_channel
 from rapport_platform.store import Store
 from rapport_scheduling.events import ReminderScheduler
 from rapport_scheduling.store import SchedulingStore
 
-from tests.scheduling.helpers import on_grid, replica_settings, start_replica
+from tests.scheduling.helpers import Received, on_grid, replica_settings, start_replica
+from tests.waiting import eventually
 
 
 class FakeClock:
@@ -54,7 +55,7 @@ async def reminder_events(stack):
     bus = Bus(stack.deps.nats_url, source="rapport/tests")
     await bus.start()
     await bus.wait_connected()
-    received: list[Event] = []
+    received = Received(bus, stream_name("scheduling"))
     stop = asyncio.Event()
 
     async def keep(event: Event) -> None:
@@ -62,7 +63,7 @@ async def reminder_events(stack):
 
     consumer = Consumer(
         bus,
-        durable=f"tests-reminders-{uuid.uuid4().hex[:8]}",
+        durable=received.durable,
         subject="rapport.scheduling.reminder_due",
         handler=keep,
         fetch_timeout=0.2,
@@ -74,12 +75,8 @@ async def reminder_events(stack):
     await bus.close()
 
 
-async def settle(predicate, what: str, tries: int = 300):
-    for _ in range(tries):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} never happened")
+async def settle(predicate, what: str):
+    await eventually(predicate, what=what)
 
 
 async def test_reminders_fire_exactly_once_across_replicas_and_a_restart(
@@ -192,7 +189,14 @@ async def test_reminders_fire_exactly_once_across_replicas_and_a_restart(
             ) >= 4
 
         await settle(all_published, "four reminder_due events on NATS")
-        await asyncio.sleep(1.0)  # room for any duplicate to show up
+
+        # No duplicate: once every outbox row is relayed and our consumer holds every event on
+        # the stream, count (a duplicate would be there by then; nothing is left to send one).
+        async def relayed() -> bool:
+            return await store.db["outbox"].count_documents({"pending": True}) == 0
+
+        await settle(relayed, "every reminder_due relayed")
+        await settle(reminder_events.caught_up, "every scheduling event received")
         mine = [
             e.parse(ev.ReminderDue)
             for e in reminder_events

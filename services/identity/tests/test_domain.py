@@ -203,7 +203,10 @@ def test_totp_codes_are_accepted_once_and_within_one_step_of_drift():
     assert domain.totp_step(secret, code, now=NOW, last_step=0) == step
     assert domain.totp_step(secret, code, now=NOW, last_step=step) is None  # replay
     assert domain.totp_step(secret, code, now=NOW + timedelta(seconds=30), last_step=0) == step
-    assert domain.totp_step(secret, code, now=NOW + timedelta(seconds=90), last_step=0) is None
+    assert domain.totp_step(secret, code, now=NOW - timedelta(seconds=30), last_step=0) == step
+    # Two steps away either side is too far (NOW sits on a step boundary).
+    assert domain.totp_step(secret, code, now=NOW + timedelta(seconds=60), last_step=0) is None
+    assert domain.totp_step(secret, code, now=NOW - timedelta(seconds=31), last_step=0) is None
     assert domain.totp_step(secret, "12345a", now=NOW, last_step=0) is None
 
 
@@ -258,3 +261,13 @@ def test_clinic_terms_are_validated():
         with pytest.raises(InvalidArgument) as info:
             domain.new_clinic(now=NOW, **args)
         assert info.value.field == field
+
+
+def test_an_invitation_expires_at_its_expiry_instant():
+    t = therapist()
+    invitation, _ = domain.new_invitation(
+        clinic_id="k1", email=t.email, invited_by="a1", now=NOW, ttl=timedelta(hours=1)
+    )
+    domain.check_acceptance(invitation, t, now=NOW + timedelta(minutes=59, seconds=59))
+    with pytest.raises(FailedPrecondition, match="expired"):
+        domain.check_acceptance(invitation, t, now=NOW + timedelta(hours=1))

@@ -9,11 +9,19 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from rapport.events.v1 import envelope_pb2, identity_pb2
-from rapport_platform.bus import Bus, Consumer, Event
+from rapport_platform.bus import Bus, Consumer, Event, domain_of, stream_name
 from rapport_platform.outbox import INDEXES, Outbox, consume_once
 from rapport_platform.store import Store
 
 from conftest import Deps, unique_db
+from tests.waiting import eventually
+
+
+async def _caught_up(bus: Bus, subject: str, durable: str) -> bool:
+    """The consumer has been given every message of its stream and settled each one: a
+    duplicate or a further delivery would have shown by now (instead of sleeping, then counting)."""
+    info = await bus.js.consumer_info(stream_name(domain_of(subject)), durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
 
 
 async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0, max_deliver=5):
@@ -39,12 +47,8 @@ async def _collect(bus: Bus, subject: str, durable: str, *, fail_times: int = 0,
     return seen, stop, task
 
 
-async def _until(pred, timeout=15.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not pred():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
+async def _until(pred, timeout=30.0):
+    await eventually(pred, timeout=timeout)
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ async def test_duplicate_publish_is_dropped_by_jetstream(bus):
     await bus.publish(subject, b"x", event_id="same")
     await bus.publish(subject, b"y", event_id="other")
     await _until(lambda: len(seen) == 2)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _caught_up(bus, subject, "reader"))
     stop.set()
     await task
     assert [e.id for e in seen] == ["same", "other"]
@@ -108,7 +112,7 @@ async def test_failed_message_is_redelivered_then_acked(bus):
     seen, stop, task = await _collect(bus, subject, "flaky", fail_times=2)
     await bus.publish(subject, b"x")
     await _until(lambda: len(seen) == 3)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _caught_up(bus, subject, "flaky"))
     stop.set()
     await task
     assert [e.deliveries for e in seen] == [1, 2, 3]
@@ -123,7 +127,7 @@ async def test_poison_message_goes_to_the_dead_letter_subject(bus):
     )
     event_id = await bus.publish(subject, b"poison")
     await _until(lambda: len(dlq_seen) == 1)
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _caught_up(bus, subject, "picky"))
     for s in (stop, dlq_stop):
         s.set()
     await asyncio.gather(task, dlq_task)
@@ -176,13 +180,14 @@ async def test_outbox_relay_publishes_what_is_pending_after_a_nats_outage(deps, 
     await _until(lambda: bus.nc.is_connected)
     # A fresh relay (as after a service restart) finds the records and publishes them.
     relay = Outbox(store, bus, service="test")
-    published = 0
-    for _ in range(50):
-        published += await relay.relay_once()
-        if published == 3:
-            break
-        await asyncio.sleep(0.2)
-    assert published == 3 and await relay.pending_count() == 0
+    published: list[int] = []
+
+    async def all_relayed() -> bool:
+        published.append(await relay.relay_once())
+        return sum(published) >= 3
+
+    await eventually(all_relayed, interval=0.2, what="the pending records published")
+    assert sum(published) == 3 and await relay.pending_count() == 0
     seen, stop, task = await _collect(bus, subject, "after-outage")
     await _until(lambda: len(seen) == 3)
     stop.set()
@@ -208,7 +213,10 @@ async def test_redelivered_event_changes_nothing(store):
 async def test_transaction_retries_write_conflicts(store):
     await store.db.counters.insert_one({"_id": "x", "n": 0})
 
+    attempts = []
+
     async def bump(session):
+        attempts.append(1)
         doc = await store.db.counters.find_one({"_id": "x"}, session=session)
         await asyncio.sleep(0)  # let the other transactions interleave
         await store.db.counters.update_one(
@@ -217,3 +225,6 @@ async def test_transaction_retries_write_conflicts(store):
 
     await asyncio.gather(*(store.transaction(bump) for _ in range(10)))
     assert (await store.db.counters.find_one({"_id": "x"}))["n"] == 10
+    # They really ran at once: some met a write conflict and were retried (one after another,
+    # ten attempts would do, and the retry would be untested).
+    assert len(attempts) > 10

@@ -15,6 +15,8 @@ from rapport_local.procs import free_port
 from rapport_platform import errors
 from rapport_platform.rpc import GrpcServer, Servicer, check_health, client_channel
 
+from tests.waiting import eventually
+
 FULL_NAME = "rapport.identity.v1.IdentityService"
 
 
@@ -25,6 +27,7 @@ class Scripted(identity_pb2_grpc.IdentityServiceServicer):
         self.raise_next: list[BaseException] = []
         self.calls = 0
         self.release = asyncio.Event()
+        self.entered = asyncio.Event()
 
     async def Register(self, request, context):
         self.calls += 1
@@ -33,6 +36,7 @@ class Scripted(identity_pb2_grpc.IdentityServiceServicer):
         return pb.RegisterResponse(user_id="u1")
 
     async def GetMe(self, request, context):
+        self.entered.set()
         await self.release.wait()  # an in-flight call, to prove the drain
         return pb.GetMeResponse()
 
@@ -86,24 +90,42 @@ async def test_health_follows_dependencies_then_shutdown(served):
     await server.probe_once()
     assert await check_health(channel)
     stop = asyncio.create_task(server.stop())
-    await asyncio.sleep(0.1)
     # Once stopping, NOT_SERVING and it stays so even if the dependencies still answer.
-    assert server.serving is False
+    await eventually(lambda: server.serving is False)
+    assert await _status(channel) == NOT
     await server.probe_once()
     assert server.serving is False
     await stop
 
 
 async def test_in_flight_call_finishes_during_the_drain(served):
+    """An in-flight call outlives both phases' start: it is still running when the server stops
+    accepting calls (the grace period has begun), and still completes."""
     server, impl, _dep, channel = served
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
-    call = asyncio.ensure_future(stub.GetMe(pb.GetMeRequest(), timeout=10))
-    await asyncio.sleep(0.2)
-    stopping = asyncio.create_task(server.stop())
-    await asyncio.sleep(0.2)
+    call = asyncio.ensure_future(stub.GetMe(pb.GetMeRequest(), timeout=60))
+    await asyncio.wait_for(impl.entered.wait(), 30)
+    stopping = asyncio.create_task(server.stop(drain_seconds=3))
+    one_shot = client_channel(channel.rapport_target, attempts=1)
+    probe = identity_pb2_grpc.IdentityServiceStub(one_shot)
+    # Phase one: NOT_SERVING, yet new calls are still answered.
+    await eventually(lambda: server.serving is False)
+    assert (await probe.Register(pb.RegisterRequest())).user_id == "u1"
+
+    async def refused() -> bool:
+        try:
+            await probe.Register(pb.RegisterRequest(), timeout=5)
+        except grpc.aio.AioRpcError as e:
+            return e.code() == grpc.StatusCode.UNAVAILABLE
+        return False
+
+    # Phase two: new calls are refused, so the grace period for in-flight calls has begun.
+    await eventually(refused, what="the server to stop accepting calls")
+    assert not call.done()
     impl.release.set()
-    await call  # completed, not cut off
+    assert isinstance(await call, pb.GetMeResponse)  # completed, not cut off
     await stopping
+    await one_shot.close()
 
 
 @pytest.mark.parametrize(

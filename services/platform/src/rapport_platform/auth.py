@@ -63,24 +63,28 @@ class Principal:
 
 
 class JwksCache:
-    def __init__(self, fetch: JwksFetcher, *, min_refresh_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        fetch: JwksFetcher,
+        *,
+        min_refresh_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetch = fetch
         self._min_refresh = min_refresh_s
+        self._clock = clock  # injectable so tests step time instead of waiting
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
 
     def load(self, keys: Iterable[dict[str, Any]]) -> None:
         self._keys = {k["kid"]: jwt.PyJWK(k, algorithm=ALGORITHM) for k in keys}
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self._clock()
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
         if kid not in self._keys:
             async with self._lock:
-                if (
-                    kid not in self._keys
-                    and time.monotonic() - self._fetched_at >= self._min_refresh
-                ):
+                if kid not in self._keys and self._clock() - self._fetched_at >= self._min_refresh:
                     self.load(await self._fetch())
         return self._keys.get(kid)
 
