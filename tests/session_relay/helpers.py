@@ -62,16 +62,29 @@ class Booked:
     tokens: dict[str, dict]  # role -> the session-token response
 
 
-_next_start: list[datetime] = []
+_therapists: dict[int, tuple[Person, list[datetime]]] = {}
+
+
+def claim_start(practice: Practice) -> datetime:
+    """The next free hour of the practice's session therapist (within the day)."""
+    taken = _therapists[id(practice)][1]
+    start = on_grid(datetime.now(UTC) + timedelta(minutes=20), 60)
+    while start in taken:
+        start += timedelta(hours=1)
+    taken.append(start)
+    return start
 
 
 async def book_session(
     practice: Practice, http: httpx.AsyncClient, *, modality: str = "video", minutes: int = 50
 ) -> Booked:
-    """A fresh therapist and client and a confirmed appointment today; both join tokens."""
-    therapist = await practice.therapist()
+    """A fresh client and a confirmed appointment within the day with the practice's session
+    therapist (one hour apart each); both join tokens."""
+    if id(practice) not in _therapists:
+        _therapists[id(practice)] = (await practice.therapist(), [])
+    therapist, _ = _therapists[id(practice)]
+    start = claim_start(practice)
     client = await practice.client()
-    start = on_grid(datetime.now(UTC) + timedelta(minutes=20), 15)
     session_type = {30: "talk-30", 50: "talk-50", 90: "long-90"}[minutes]
     r = await practice.book(client, therapist, start, modality=modality, session_type=session_type)
     assert r.status_code == 201, r.text
@@ -172,12 +185,18 @@ async def join(settings: SessionRelaySettings, booked: Booked, role: str) -> Pee
 
 
 async def admitted_pair(settings_a, settings_b, booked: Booked) -> tuple[Peer, Peer]:
+    """The therapist on relay A, the client on relay B, the client admitted (once per room)."""
     therapist = await join(settings_a, booked, "therapist")
     client = await join(settings_b, booked, "client")
-    await therapist.wait_for(lambda f: f.get("type") == "presence" and f["client"] == "waiting")
-    await therapist.send({"type": "admit"})
-    await client.wait_type("admit")
-    await client.wait_for(lambda f: f.get("type") == "presence" and f["client"] == "present"
-                          and f["therapist"] == "present")  # fmt: skip
+    state = await therapist.wait_for(
+        lambda f: f.get("type") == "presence" and f["client"] in ("waiting", "present")
+    )
+    if not state["admitted"]:
+        await therapist.send({"type": "admit"})
+        await client.wait_type("admit")
+    await client.wait_for(
+        lambda f: f.get("type") == "presence" and f["client"] == "present"
+        and f["therapist"] == "present"
+    )  # fmt: skip
     await therapist.wait_for(lambda f: f.get("type") == "presence" and f["client"] == "present")
     return therapist, client
