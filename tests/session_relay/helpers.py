@@ -195,8 +195,9 @@ async def admitted_pair(settings_a, settings_b, booked: Booked) -> tuple[Peer, P
         await therapist.send({"type": "admit"})
         await client.wait_type("admit")
     await client.wait_for(
-        lambda f: f.get("type") == "presence" and f["client"] == "present"
-        and f["therapist"] == "present"
-    )  # fmt: skip
+        lambda f: (
+            f.get("type") == "presence" and f["client"] == "present" and f["therapist"] == "present"
+        )
+    )
     await therapist.wait_for(lambda f: f.get("type") == "presence" and f["client"] == "present")
     return therapist, client

@@ -33,14 +33,19 @@ async def test_cancelling_closes_the_live_room_and_revokes_its_tokens(relay, rpr
     booked = await book_session(rpractice, rhttp)
     s = relay.settings
     therapist, client = await admitted_pair(s, s, booked)
-    r = await rhttp.post(f"/v1/appointments/{booked.appointment_id}/cancel",
-                         headers=booked.client.h, json={})  # fmt: skip
+    r = await rhttp.post(
+        f"/v1/appointments/{booked.appointment_id}/cancel", headers=booked.client.h, json={}
+    )
     assert r.status_code == 200, r.text
     assert await client.closed() == 4002
     assert await therapist.closed() == 4002
     assert await _hello(s, booked, booked.tokens["therapist"]["token"]) == 4002
-    ended, _ = await _event(s.nats_url, "rapport.sessions.session_ended",
-                            booked.appointment_id, sessions_pb2.SessionEnded)  # fmt: skip
+    ended, _ = await _event(
+        s.nats_url,
+        "rapport.sessions.session_ended",
+        booked.appointment_id,
+        sessions_pb2.SessionEnded,
+    )
     assert ended.ended_by == "revoked"
 
 
@@ -49,14 +54,18 @@ async def test_rescheduling_revokes_old_tokens_new_ones_work(relay, rpractice, r
     s = relay.settings
     waiting = await join(s, booked, "client")  # in the waiting room, not started
     new_start = claim_start(rpractice)
-    r = await rhttp.post(f"/v1/appointments/{booked.appointment_id}/reschedule",
-                         headers=booked.therapist.h, json={"start": rfc3339(new_start)})  # fmt: skip
+    r = await rhttp.post(
+        f"/v1/appointments/{booked.appointment_id}/reschedule",
+        headers=booked.therapist.h,
+        json={"start": rfc3339(new_start)},
+    )
     assert r.status_code == 200, r.text
     assert await waiting.closed() == 4002
     assert await _hello(s, booked, booked.tokens["client"]["token"]) == 4002
     for who in (booked.therapist, booked.client):
-        t = await rhttp.post(f"/v1/appointments/{booked.appointment_id}/session-token",
-                             headers=who.h)  # fmt: skip
+        t = await rhttp.post(
+            f"/v1/appointments/{booked.appointment_id}/session-token", headers=who.h
+        )
         assert t.status_code == 200, t.text
         booked.tokens[who.role] = t.json()
         assert datetime.fromisoformat(t.json()["closes_at"]) > booked.end
@@ -81,8 +90,12 @@ async def test_time_up_closes_the_room_for_both(stack, relay, rpractice, rhttp):
         assert (await client.wait_type("end"))["by"] == "time_up"
         assert await client.closed() == 4001
         assert await therapist.closed() == 4001
-        ended, _ = await _event(late.nats_url, "rapport.sessions.session_ended",
-                                booked.appointment_id, sessions_pb2.SessionEnded)  # fmt: skip
+        ended, _ = await _event(
+            late.nats_url,
+            "rapport.sessions.session_ended",
+            booked.appointment_id,
+            sessions_pb2.SessionEnded,
+        )
         assert ended.ended_by == "time_up" and ended.client_joined
         # Too late to come back.
         assert await _hello(late, booked, booked.tokens["client"]["token"]) == 4401
@@ -100,8 +113,12 @@ async def test_a_room_everyone_left_still_ends_at_time_up(stack, relay, rpractic
         therapist = await join(late, booked, "therapist")  # the client never comes
         await therapist.close()
         clock.offset = closes_at + timedelta(seconds=1) - datetime.now(UTC)
-        ended, _ = await _event(late.nats_url, "rapport.sessions.session_ended",
-                                booked.appointment_id, sessions_pb2.SessionEnded)  # fmt: skip
+        ended, _ = await _event(
+            late.nats_url,
+            "rapport.sessions.session_ended",
+            booked.appointment_id,
+            sessions_pb2.SessionEnded,
+        )
         assert ended.ended_by == "time_up" and not ended.client_joined
         assert ended.connected_seconds == 0
         assert {p.role for p in ended.participants} == {"therapist"}

@@ -75,15 +75,23 @@ async def test_a_whole_session(relay, rpractice, rhttp, stack):
     assert await client.closed() == 4000
     assert await therapist.closed() == 4000
 
-    ended, headers = await _event(s.nats_url, "rapport.sessions.session_ended",
-                                  booked.appointment_id, sessions_pb2.SessionEnded)  # fmt: skip
+    ended, headers = await _event(
+        s.nats_url,
+        "rapport.sessions.session_ended",
+        booked.appointment_id,
+        sessions_pb2.SessionEnded,
+    )
     assert ended.ended_by == "therapist" and ended.client_joined and ended.modality == "video"
     roles = {p.role: p for p in ended.participants}
     assert roles["therapist"].user_id == booked.therapist.user_id
     assert roles["client"].user_id == booked.client.user_id
     assert ended.connected_seconds >= 0 and ended.ended_at.seconds >= ended.started_at.seconds
-    started, _ = await _event(s.nats_url, "rapport.sessions.session_started",
-                              booked.appointment_id, sessions_pb2.SessionStarted)  # fmt: skip
+    started, _ = await _event(
+        s.nats_url,
+        "rapport.sessions.session_started",
+        booked.appointment_id,
+        sessions_pb2.SessionStarted,
+    )
     assert started.session_id == ended.session_id
     # Ids only in the headers; chat text nowhere in the event.
     assert (

@@ -32,8 +32,9 @@ async def test_each_participant_gets_a_token_bound_to_them(relay, rpractice, rht
         assert opens == booked.start - timedelta(minutes=s.join_lead_minutes)
         assert closes == booked.end + timedelta(minutes=s.grace_minutes)
         assert datetime.fromisoformat(body["expires_at"]) == closes
-        claims = jwt.decode(body["token"], TOKEN_SECRET, algorithms=["HS256"],
-                            audience="rapport-session")  # fmt: skip
+        claims = jwt.decode(
+            body["token"], TOKEN_SECRET, algorithms=["HS256"], audience="rapport-session"
+        )
         assert claims["sub"] == person.user_id and claims["role"] == role
         assert claims["apt"] == booked.appointment_id
         assert claims["exp"] == int(closes.timestamp())
@@ -51,17 +52,22 @@ async def test_nobody_else_gets_one(relay, rpractice, rhttp):
     assert_problem(await rhttp.post(url, headers=rpractice.admin.h), 403)
     assert_problem(await rhttp.post(url), 401)
     assert_problem(await rhttp.post(url, headers={"Authorization": "Bearer nope"}), 401)
-    assert_problem(await rhttp.post("/v1/appointments/no-such-one/session-token",
-                                    headers=booked.client.h), 404)  # fmt: skip
+    assert_problem(
+        await rhttp.post("/v1/appointments/no-such-one/session-token", headers=booked.client.h), 404
+    )
     r = await rhttp.post("/v1/appointments/bad%20id!/session-token", headers=booked.client.h)
     assert r.status_code == 422
 
 
 async def test_a_cancelled_appointment_has_no_session(relay, rpractice, rhttp):
     booked = await book_session(rpractice, rhttp)
-    r = await rhttp.post(f"/v1/appointments/{booked.appointment_id}/cancel",
-                         headers=booked.therapist.h, json={"reason": "ill"})  # fmt: skip
+    r = await rhttp.post(
+        f"/v1/appointments/{booked.appointment_id}/cancel",
+        headers=booked.therapist.h,
+        json={"reason": "ill"},
+    )
     assert r.status_code == 200, r.text
-    r = await rhttp.post(f"/v1/appointments/{booked.appointment_id}/session-token",
-                         headers=booked.client.h)  # fmt: skip
+    r = await rhttp.post(
+        f"/v1/appointments/{booked.appointment_id}/session-token", headers=booked.client.h
+    )
     assert_problem(r, 409)
