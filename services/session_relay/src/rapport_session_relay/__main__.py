@@ -72,6 +72,9 @@ class RelayApp(ServiceApp):
 
 def create(settings: SessionRelaySettings, *, clock: Callable[[], datetime] = _utc_now) -> RelayApp:
     """`clock` is injectable so tests can stand inside a session window without waiting."""
+    # At DEBUG the WebSocket protocol logs every frame, chat text included: never here.
+    for name in ("uvicorn.error", "websockets"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     store = Store(settings.mongo_uri, settings.mongo_db)
     bus = Bus(settings.nats_url, source=f"rapport/{NAME}")
     outbox = Outbox(store, bus, service=NAME)
