@@ -115,18 +115,13 @@ class SessionRelayApi:
         )
 
     def _ice_servers(self, user_id: str, expires_at: datetime) -> list[pb.IceServer]:
-        urls = list(self.settings.turn_urls)
-        if not urls:
-            return []  # locally: host candidates on loopback are enough
-        stun = [u for u in urls if u.startswith("stun")]
-        turn = [u for u in urls if not u.startswith("stun")]
-        servers = [pb.IceServer(urls=stun)] if stun else []
-        if turn:
-            username, credential = domain.turn_credentials(
-                self.settings.turn_secret.get_secret_value(), user_id, expires_at
-            )
-            servers.append(pb.IceServer(urls=turn, username=username, credential=credential))
-        return servers
+        servers = domain.ice_servers(
+            self.settings.turn_urls,
+            self.settings.turn_secret.get_secret_value(),
+            user_id,
+            expires_at,
+        )
+        return [pb.IceServer(**s) for s in servers]
 
 
 def domain_id_ok(value: str) -> bool:

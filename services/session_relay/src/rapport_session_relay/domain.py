@@ -173,6 +173,20 @@ def turn_credentials(secret: str, participant: str, expires_at: datetime) -> tup
     return username, base64.b64encode(digest).decode()
 
 
+def ice_servers(
+    urls: tuple[str, ...], secret: str, participant: str, expires_at: datetime
+) -> list[dict[str, Any]]:
+    """RTCPeerConnection's iceServers: STUN as is, TURN with credentials that expire with the
+    session. Empty when none is configured (loopback host candidates suffice locally)."""
+    stun = [u for u in urls if u.startswith("stun")]
+    turn = [u for u in urls if not u.startswith("stun")]
+    servers: list[dict[str, Any]] = [{"urls": stun}] if stun else []
+    if turn:
+        username, credential = turn_credentials(secret, participant, expires_at)
+        servers.append({"urls": turn, "username": username, "credential": credential})
+    return servers
+
+
 # --- frames -------------------------------------------------------------------------------
 
 CLIENT_FRAMES = frozenset({"chat", "typing", "signal", "admit", "end", "ping"})

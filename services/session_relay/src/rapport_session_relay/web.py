@@ -125,6 +125,12 @@ def create_web_app(
                     "modality": claims.modality,
                     "opens_at": claims.opens_at.isoformat(),
                     "closes_at": claims.closes_at.isoformat(),
+                    "ice_servers": domain.ice_servers(
+                        settings.turn_urls,
+                        settings.turn_secret.get_secret_value(),
+                        claims.user_id,
+                        claims.closes_at,
+                    ),
                     **{k: v for k, v in change.room.presence().items() if k != "type"},
                 }
             )
