@@ -57,7 +57,9 @@ DECODING = """async () => {
   if (!pc || pc.connectionState !== "connected") return false;
   const stats = await pc.getStats();
   let frames = 0;
-  stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0; });
+  stats.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0;
+  });
   return frames > 0;
 }"""
 
