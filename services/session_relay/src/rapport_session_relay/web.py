@@ -64,13 +64,15 @@ def create_web_app(
     app = FastAPI(title="Rapport session relay", docs_url=None, redoc_url=None, openapi_url=None)
     secret = settings.token_secret.get_secret_value()
     page_headers = _headers(settings)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Under /rooms/ and /v1/sessions/: the only paths the Ingress sends to the relay.
+    app.mount("/rooms/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz")
+    @app.get("/v1/sessions/ready")  # the room page's connection test, through the Ingress
     async def readyz() -> JSONResponse:
         ok = ready()
         return JSONResponse(

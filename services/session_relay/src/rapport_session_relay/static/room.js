@@ -87,7 +87,7 @@
   async function checkRelay() {
     const t0 = performance.now();
     try {
-      const r = await fetch("/readyz", { cache: "no-store" });
+      const r = await fetch("/v1/sessions/ready", { cache: "no-store" });
       const ms = Math.round(performance.now() - t0);
       if (!r.ok) throw new Error("not ready");
       mark("check-relay", "ok", `Connection to Rapport: good (${ms} ms)`);
