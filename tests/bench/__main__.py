@@ -4,7 +4,8 @@ insert rate measured in the same run (their ratio is what the services add).
 Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports and
 identity + scheduling + gateway in this process, sets up a clinic, a therapist and clients
 through the public API, then books. Bounded in count and time; prints figures and never fails on
-speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60).
+speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60),
+--rooms 1,100,500 and --chat-messages 20 (relayed chat, tests/bench/relay.py).
 """
 
 from __future__ import annotations
@@ -204,13 +205,27 @@ async def main(args: argparse.Namespace) -> int:
             conftest.Gateway(settings) as gateway,
             httpx.AsyncClient(base_url=gateway.url, timeout=30) as http,
         ):
-            print("setting up a clinic, a therapist and clients...", file=sys.stderr)
-            practice = await Practice(http).open()
-            figures = await book_all(
-                http,
-                practice,
-                bookings=args.bookings,
-                concurrency=args.concurrency,
+            figures = Figures()
+            if args.bookings:  # --bookings 0: the other figures only
+                print("setting up a clinic, a therapist and clients...", file=sys.stderr)
+                practice = await Practice(http).open()
+                figures = await book_all(
+                    http,
+                    practice,
+                    bookings=args.bookings,
+                    concurrency=args.concurrency,
+                    max_seconds=args.max_seconds,
+                )
+        if args.rooms:
+            from tests.bench import relay as relay_bench
+
+            print("relayed chat: starting two relay processes...", file=sys.stderr)
+            chat = await relay_bench.run(
+                nats.url,
+                mongo.url,
+                base,
+                room_counts=[int(n) for n in args.rooms.split(",") if n],
+                messages=args.chat_messages,
                 max_seconds=args.max_seconds,
             )
         await raw_inserts(
@@ -226,6 +241,8 @@ async def main(args: argparse.Namespace) -> int:
             "nats-server": rss_mib(nats.pid or 0),
         }
         print(report(figures, args, rss))
+        if args.rooms:
+            print(relay_bench.report(chat))
         return 0
     finally:
         for app in reversed(apps):
@@ -240,6 +257,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--rooms", default="1,100,500", help="relayed chat: concurrent rooms per run ('' skips)"
+    )
+    parser.add_argument("--chat-messages", type=int, default=20, help="per room")
     return parser.parse_args(argv)
 
 

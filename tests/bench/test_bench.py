@@ -34,3 +34,23 @@ def test_figures_percentiles():
     assert abs(f.percentile(50) - 0.0505) < 1e-9
     assert abs(f.percentile(99) - 0.09901) < 1e-6
     assert Figures().percentile(99) == 0.0 and Figures(latencies=[0.2]).percentile(50) == 0.2
+
+
+async def test_relay_bench_relays_chat_and_reports(stack, tmp_path):
+    from tests.bench import relay
+
+    figures = await relay.run(
+        stack.deps.nats_url,
+        stack.deps.mongo_uri,
+        tmp_path,
+        room_counts=[2],
+        messages=3,
+        max_seconds=60,
+    )
+    labels = [f.label for f in figures]
+    assert labels == ["raw NATS pub/sub round trip", "one relay", "across two relays"]
+    for f in figures[1:]:
+        assert (f.rooms, f.messages, f.errors) == (2, 6, 0)
+        assert f.percentile(99) >= f.percentile(50) > 0
+    text = relay.report(figures)
+    assert "msg/s" in text and "p99" in text
