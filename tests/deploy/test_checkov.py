@@ -68,8 +68,7 @@ JUSTIFIED: dict[str, Justified] = {
     # Grafana and the bootstrap Job read their secrets from files.
     "CKV_K8S_35": Justified(
         "services are configured by env (12-factor); values come from secretKeyRef",
-        resources=SERVICES_WITH_SECRETS
-        | {"Deployment.rapport.vault", "Deployment.rapport.coturn"},
+        resources=SERVICES_WITH_SECRETS | {"Deployment.rapport.vault", "Deployment.rapport.coturn"},
     ),
     # CKV_K8S_38 "Service Account Tokens are only mounted where necessary". The Vault dev
     # server needs its own token: Vault's Kubernetes auth method reviews the services'
