@@ -150,3 +150,28 @@ async def test_active_connections_metric(relay, rpractice, rhttp, telemetry):
 
     await asyncio.wait_for(dropped(), 20)
     await therapist.close()
+
+
+async def test_a_nats_restart_does_not_end_the_session(stack, relay, rpractice, rhttp):
+    booked = await book_session(rpractice, rhttp, modality="chat", minutes=30)
+    s = relay.settings
+    therapist, client = await admitted_pair(s, s, booked)
+    stack.deps.nats.kill()
+    await asyncio.to_thread(stack.deps.nats.restart)
+
+    async def delivered() -> None:
+        """The relay reconnects and resubscribes by itself: a message gets through again."""
+        for i in range(1000):
+            await client.send({"type": "chat", "text": "are you there?", "id": f"r{i}"})
+            try:
+                await therapist.wait_for(
+                    lambda f, i=i: f.get("type") == "chat" and f.get("id") == f"r{i}", 0.5
+                )
+                return
+            except TimeoutError:
+                continue
+
+    await asyncio.wait_for(delivered(), 30)
+    assert client.close_code is None and therapist.close_code is None  # never dropped
+    await therapist.close()
+    await client.close()
