@@ -114,6 +114,11 @@ def create_web_app(
                 conn.close(exc.code, exc.reason)
                 await _drain(conn)
                 return
+            except Exception as exc:  # the database is down: the page retries
+                log.warning("join failed: %s", type(exc).__name__)
+                conn.close(domain.TRY_LATER, "relay unavailable, try again")
+                await _drain(conn)
+                return
             if change.replaced_conn:
                 await hub.publish(
                     appointment_id,
@@ -198,6 +203,9 @@ def create_web_app(
                 await _handle(conn, frame)
             except domain.RelayError as exc:
                 conn.send({"type": "error", "code": exc.code, "message": exc.reason})
+            except Exception as exc:  # a dependency is down: say so, keep the socket
+                log.warning("frame not handled: %s", type(exc).__name__)
+                conn.send({"type": "error", "code": 4503, "message": "try again in a moment"})
 
     async def _handle(conn: Conn, frame: dict[str, Any]) -> None:
         kind = frame["type"]
