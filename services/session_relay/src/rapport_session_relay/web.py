@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from rapport_session_relay.store import RelayStore
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 Id = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-ID_OK = __import__("re").compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _headers(settings: SessionRelaySettings) -> dict[str, str]:
