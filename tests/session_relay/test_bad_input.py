@@ -3,6 +3,7 @@ stays usable for its two rightful participants."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
@@ -140,3 +141,42 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(relay, booked):
     with pytest.raises(InvalidStatus) as refused:
         await open_socket(relay.settings, booked.appointment_id, origin="https://evil.example")
     assert refused.value.response.status_code == 403
+
+
+async def test_bounds_per_process_and_a_silent_socket(stack, relay, rpractice, rhttp):
+    """A process takes at most max_connections sockets and max_rooms rooms (1013 beyond: the
+    page retries, elsewhere); a socket that never says hello is closed (4401)."""
+    from rapport_session_relay.__main__ import create as create_relay
+
+    from conftest import start_service
+    from tests.session_relay.helpers import relay_settings
+
+    small = relay_settings(
+        stack, relay.settings.mongo_db, max_rooms=1, max_connections=2, hello_timeout_seconds=0.5
+    )
+    app = await start_service(create_relay(small))
+    try:
+        silent = await open_socket(small, "some-room")
+        assert await silent.closed() == 4401
+        booked = await book_session(rpractice, rhttp, minutes=30)
+        therapist, client = await admitted_pair(small, small, booked)
+        third = await open_socket(small, booked.appointment_id)  # same room, no socket left
+        assert await third.closed() == 1013
+        await client.close()
+
+        async def one_left() -> None:
+            while len(app.hub.conns) != 1:
+                await asyncio.sleep(0.02)
+
+        await asyncio.wait_for(one_left(), 20)  # the server has let go of the client's socket
+        other = await book_session(rpractice, rhttp, minutes=30)
+        elsewhere = await open_socket(small, other.appointment_id)  # a second room: over max
+        assert await elsewhere.closed() == 1013
+        # The room in progress is untouched.
+        client = await join(small, booked, "client")
+        await client.send({"type": "chat", "text": "still fine", "id": "b1"})
+        assert (await therapist.wait_type("chat", id="b1"))["text"] == "still fine"
+        await therapist.close()
+        await client.close()
+    finally:
+        await app.stop(0)
