@@ -117,3 +117,28 @@ async def test_two_browsers_hold_a_video_session(browser, relay, rpractice, rhtt
     for page in (t, c):
         await page.wait_for_selector("#over:not([hidden])", timeout=T)
     assert "ended" in await c.inner_text("#over-reason")
+
+
+async def test_a_text_session_needs_no_camera(browser, relay, rpractice, rhttp, tmp_path):
+    booked = await book_session(rpractice, rhttp, modality="chat", minutes=30)
+    pages = {}
+    for role in ("therapist", "client"):
+        context = await browser.new_context(bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(booked.tokens[role]["room_link"])
+        # No device is asked for: the check skips camera and microphone.
+        await page.wait_for_selector("#check-camera[data-state=skip]", timeout=T)
+        await page.wait_for_selector("#join:enabled", timeout=T)
+        await page.click("#join")
+        pages[role] = page
+    t, c = pages["therapist"], pages["client"]
+    await t.wait_for_selector("#admit-bar:not([hidden])", timeout=T)
+    await t.click("#admit")
+    await c.wait_for_selector("#chat-input:enabled", timeout=T)
+    assert not await c.is_visible("#remote")  # no video area in a text session
+    await c.fill("#chat-input", "Typing is easier for me.")
+    await c.press("#chat-input", "Enter")
+    await t.wait_for_selector("#messages li.theirs", timeout=T)
+    assert await t.inner_text("#messages li.theirs") == "Typing is easier for me."
+    assert await t.evaluate("window.rapport.pc") is None  # no media connection at all
+    await c.screenshot(path=tmp_path / "client-text.png")
