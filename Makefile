@@ -8,7 +8,7 @@ export PATH := $(dir $(UV)):$(PATH)
 PROTOS = $(shell find proto/rapport -name '*.proto' | sort)
 PYTEST_ARGS ?=
 
-.PHONY: help up test lint proto bench clean sync
+.PHONY: help up test lint proto bench clean sync demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ sync: .venv/.synced
 
 up: sync ## run the whole platform locally (Ctrl-C stops it; data under .rapport/)
 	$(UV) run --frozen python -m rapport_local up
+
+demo: sync ## with `make up` running: seed a clinic, therapist, client, a session in minutes; print the room links
+	$(UV) run --frozen python -m rapport_local.demo
 
 test: sync ## run every test against real nats-server, OpenBao and SecantusDB
 	$(UV) run --frozen pytest $(PYTEST_ARGS)

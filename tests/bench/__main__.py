@@ -7,7 +7,7 @@ identity as its own process (so its memory is its own) and scheduling + gateway 
 process; signs up a burst of clients, sets up a clinic, a therapist and clients through the
 public API, then books. Bounded in count and time; prints figures and never fails on speed.
 Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60),
---sign-ups N (20).
+--sign-ups N (20), --rooms 1,100,500 and --chat-messages 20 (relayed chat, tests/bench/relay.py).
 """
 
 from __future__ import annotations
@@ -283,13 +283,27 @@ async def main(args: argparse.Namespace) -> int:
             print(f"signing up {args.sign_ups} clients at once...", file=sys.stderr)
             sign_ups = await sign_up_burst(http, count=args.sign_ups)
             identity_peak = rss_mib(identity.pid or 0)
-            print("setting up a clinic, a therapist and clients...", file=sys.stderr)
-            practice = await Practice(http).open()
-            figures = await book_all(
-                http,
-                practice,
-                bookings=args.bookings,
-                concurrency=args.concurrency,
+            figures = Figures()
+            if args.bookings:  # --bookings 0: the other figures only
+                print("setting up a clinic, a therapist and clients...", file=sys.stderr)
+                practice = await Practice(http).open()
+                figures = await book_all(
+                    http,
+                    practice,
+                    bookings=args.bookings,
+                    concurrency=args.concurrency,
+                    max_seconds=args.max_seconds,
+                )
+        if args.rooms:
+            from tests.bench import relay as relay_bench
+
+            print("relayed chat: starting two relay processes...", file=sys.stderr)
+            chat = await relay_bench.run(
+                nats.url,
+                mongo.url,
+                base,
+                room_counts=[int(n) for n in args.rooms.split(",") if n],
+                messages=args.chat_messages,
                 max_seconds=args.max_seconds,
             )
         await raw_inserts(
@@ -307,6 +321,8 @@ async def main(args: argparse.Namespace) -> int:
         }
         print(report_sign_ups(sign_ups, identity_peak))
         print(report(figures, args, rss))
+        if args.rooms:
+            print(relay_bench.report(chat))
         return 0
     finally:
         for app in reversed(apps):
@@ -344,6 +360,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--sign-ups", type=int, default=20)
+    parser.add_argument(
+        "--rooms", default="1,100,500", help="relayed chat: concurrent rooms per run ('' skips)"
+    )
+    parser.add_argument("--chat-messages", type=int, default=20, help="per room")
     return parser.parse_args(argv)
 
 

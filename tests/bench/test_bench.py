@@ -61,3 +61,23 @@ async def test_bench_signs_up_a_burst_and_reports(stack):
         "identity peak RSS",
     ):
         assert words in text
+
+
+async def test_relay_bench_relays_chat_and_reports(stack, tmp_path):
+    from tests.bench import relay
+
+    figures = await relay.run(
+        stack.deps.nats_url,
+        stack.deps.mongo_uri,
+        tmp_path,
+        room_counts=[2],
+        messages=3,
+        max_seconds=60,
+    )
+    labels = [f.label for f in figures]
+    assert labels == ["raw NATS pub/sub round trip", "one relay", "across two relays"]
+    for f in figures[1:]:
+        assert (f.rooms, f.messages, f.errors) == (2, 6, 0)
+        assert f.percentile(99) >= f.percentile(50) > 0
+    text = relay.report(figures)
+    assert "msg/s" in text and "p99" in text

@@ -72,10 +72,11 @@ JUSTIFIED: dict[str, Justified] = {
     # architecture's contract; pydantic-settings): MongoDB URIs (which carry credentials)
     # and, with vault.auth=token, the Vault token come from secretKeyRef — never from
     # values. The Vault dev server takes its root token only from VAULT_DEV_ROOT_TOKEN_ID
-    # (dev mode only). Grafana and the bootstrap Job read their secrets from files.
+    # (dev mode only). coturn takes its TURN secret only as an argument (from the env).
+    # Grafana and the bootstrap Job read their secrets from files.
     "CKV_K8S_35": Justified(
         "services are configured by env (12-factor); values come from secretKeyRef",
-        resources=SERVICES_WITH_SECRETS | {"Deployment.rapport.vault"},
+        resources=SERVICES_WITH_SECRETS | {"Deployment.rapport.vault", "Deployment.rapport.coturn"},
     ),
     # CKV_K8S_38 "Service Account Tokens are only mounted where necessary". The Vault dev
     # server needs its own token: Vault's Kubernetes auth method reviews the services'

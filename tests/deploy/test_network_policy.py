@@ -2,8 +2,9 @@
 
 A small evaluator of NetworkPolicy semantics (pod selectors, ports, policy types) runs over
 the rendered policies and every pair of pods, and the result must be exactly the allow-list:
-default deny; only the gateway reaches scheduling, notes-vault and billing; identity also
-answers the other gRPC services (JWKS); only what must reaches NATS, MongoDB and Vault.
+default deny; only the gateway reaches scheduling, notes-vault and billing (and session-relay
+scheduling, for join tokens); identity also answers the other gRPC services (JWKS); only what
+must reaches NATS, MongoDB and Vault.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 Pod = dict[str, str]  # labels
 
-DB_USERS = ("identity", "scheduling", "notes-vault", "billing")
+DB_USERS = ("identity", "scheduling", "session-relay", "notes-vault", "billing")
 BUS_USERS = ("identity", "scheduling", "session-relay", "notes-vault", "billing")
 VAULT_USERS = ("identity", "notes-vault")
 GRPC = ("identity", "scheduling", "session-relay", "notes-vault", "billing")
@@ -86,6 +87,7 @@ def _expected(r: Any, kit: ModuleType) -> set[tuple[str, str, int]]:
     present = set(_pods(r, kit))
     edges = {("gateway", s, kit.GRPC_PORTS[s]) for s in GRPC}
     edges |= {(s, "identity", 50051) for s in GRPC if s != "identity"}
+    edges.add(("session-relay", "scheduling", 50052))  # GetAppointment for join tokens
     edges |= {(s, "mongodb", 27017) for s in (*DB_USERS, "mongodb-init", "mongodb")}
     edges |= {(s, "nats", 4222) for s in BUS_USERS}
     edges |= {(s, "vault", 8200) for s in (*VAULT_USERS, "vault-bootstrap")}

@@ -47,6 +47,17 @@ def test_defaults_and_service_env_names(tmp_path: Path) -> None:
     relay = service_env(SERVICES_BY_NAME["session-relay"], cfg, {}, {})
     assert relay["RAPPORT_SESSION_RELAY_HTTP_PORT"] == "8081"
     assert relay["RAPPORT_SESSION_RELAY_GRPC_PORT"] == "50053"
+    assert relay["RAPPORT_SESSION_RELAY_SCHEDULING_ADDR"] == "127.0.0.1:50052"
+    assert relay["RAPPORT_SESSION_RELAY_PUBLIC_URL"] == "http://127.0.0.1:8081"
+    # The join-token key is made once and kept: the same on the next start.
+    secret = relay["RAPPORT_SESSION_RELAY_TOKEN_SECRET"]
+    assert len(secret) >= 32
+    assert (
+        service_env(SERVICES_BY_NAME["session-relay"], cfg, {}, {})[
+            "RAPPORT_SESSION_RELAY_TOKEN_SECRET"
+        ]
+        == secret
+    )
 
 
 def test_gateway_env_follows_port_overrides(tmp_path: Path) -> None:

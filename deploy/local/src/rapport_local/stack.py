@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -166,10 +167,28 @@ def service_env(
             if other.grpc_port is not None:
                 key = other.prefix.removeprefix("RAPPORT_")
                 env[f"{p}{key}ADDR"] = grpc_addr(other.name)
+    if spec.name == "session-relay":
+        env |= {
+            f"{p}SCHEDULING_ADDR": grpc_addr("scheduling"),
+            f"{p}PUBLIC_URL": f"http://{HOST}:{spec.port('HTTP', environ)}",
+            f"{p}TOKEN_SECRET": environ.get(f"{p}TOKEN_SECRET") or relay_secret(cfg),
+        }
     env[f"{p}VAULT_ADDR"] = cfg.vault_addr
     if token := tokens.get(spec.name):
         env[f"{p}VAULT_TOKEN"] = token
     return env
+
+
+def relay_secret(cfg: StackConfig) -> str:
+    """The local relay's join-token key: made once, kept (0600) under the stack's home, so
+    links handed out survive a restart. In a cluster it comes from a Secret."""
+    path = cfg.home / "session-relay" / "token-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 # -- readiness -----------------------------------------------------------------------------

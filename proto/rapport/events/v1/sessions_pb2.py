@@ -25,13 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/sessions.proto\x12\x11rapport.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x01\n\x0cSessionEnded\x12\x16\n\x0e\x61ppointment_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x63onnected_seconds\x18\x05 \x01(\x03\x12\x10\n\x08modality\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n rapport/events/v1/sessions.proto\x12\x11rapport.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\x12ParticipantSeconds\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0f\n\x07seconds\x18\x03 \x01(\x03\"\xd8\x01\n\x0eSessionStarted\x12\x16\n\x0e\x61ppointment_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08modality\x18\x04 \x01(\t\x12\x14\n\x0ctherapist_id\x18\x05 \x01(\t\x12\x11\n\tclient_id\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x85\x03\n\x0cSessionEnded\x12\x16\n\x0e\x61ppointment_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nded_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x63onnected_seconds\x18\x05 \x01(\x03\x12\x10\n\x08modality\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x0cparticipants\x18\x08 \x03(\x0b\x32%.rapport.events.v1.ParticipantSeconds\x12\x10\n\x08\x65nded_by\x18\t \x01(\t\x12\x15\n\rclient_joined\x18\n \x01(\x08\x12\x14\n\x0ctherapist_id\x18\x0b \x01(\t\x12\x11\n\tclient_id\x18\x0c \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.events.v1.sessions_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONENDED']._serialized_start=89
-  _globals['_SESSIONENDED']._serialized_end=335
+  _globals['_PARTICIPANTSECONDS']._serialized_start=88
+  _globals['_PARTICIPANTSECONDS']._serialized_end=156
+  _globals['_SESSIONSTARTED']._serialized_start=159
+  _globals['_SESSIONSTARTED']._serialized_end=375
+  _globals['_SESSIONENDED']._serialized_start=378
+  _globals['_SESSIONENDED']._serialized_end=767
 # @@protoc_insertion_point(module_scope)

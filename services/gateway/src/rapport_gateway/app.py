@@ -18,10 +18,10 @@ from opentelemetry.trace import Span
 from rapport_gateway import problems
 from rapport_gateway.deps import downstream
 from rapport_gateway.downstream import Downstream
-from rapport_gateway.routes import auth, identity, scheduling
+from rapport_gateway.routes import auth, identity, scheduling, sessions
 from rapport_gateway.settings import GatewaySettings
 
-ROUTERS = [auth, identity, scheduling]
+ROUTERS = [auth, identity, scheduling, sessions]
 # Credentials that travel in a path (the calendar feed's secret URL, invitation tokens) never
 # reach a span.
 SECRET_PATHS = re.compile(r"(/v1/calendar-feeds/|/v1/invitations/)[^/?.]+")
@@ -50,7 +50,9 @@ def _scrub_span(span: Span, scope: dict[str, Any]) -> None:
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.downstream = Downstream(settings, required={r.DOWNSTREAM for r in ROUTERS})
+        app.state.downstream = Downstream(
+            settings, required={r.DOWNSTREAM for r in ROUTERS if getattr(r, "REQUIRED", True)}
+        )
         yield
         await app.state.downstream.close()
 
