@@ -69,8 +69,8 @@ class Care:
         person.extra["mfa"] = True
         return person
 
-    async def therapist(self, *, mfa: bool = True) -> Person:
-        t = await self.practice.therapist()
+    async def therapist(self, *, mfa: bool = True, jurisdictions=("US-CA",)) -> Person:
+        t = await self.practice.therapist(jurisdictions=tuple(jurisdictions))
         return await self.mfa(t) if mfa else t
 
     async def client(self, *, mfa: bool = True, jurisdiction: str = "US-CA") -> Person:
