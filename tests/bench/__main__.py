@@ -4,7 +4,9 @@ insert rate measured in the same run (their ratio is what the services add).
 Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports and
 identity + scheduling + gateway in this process, sets up a clinic, a therapist and clients
 through the public API, then books. Bounded in count and time; prints figures and never fails on
-speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60).
+speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --notes N (200),
+--max-seconds S (60). Notes: write/read through the gateway next to bare transit
+(tests/bench/notes.py).
 """
 
 from __future__ import annotations
@@ -175,9 +177,12 @@ async def main(args: argparse.Namespace) -> int:
     # The root conftest's launchers: the same real dependencies and in-process services as tests.
     from rapport_identity.__main__ import create as create_identity
     from rapport_local import procs, vault_bootstrap
+    from rapport_notes_vault.__main__ import create as create_notes
     from rapport_scheduling.__main__ import create as create_scheduling
 
     import conftest
+    from tests.bench.notes import bare_transit, notes_report, notes_through_gateway
+    from tests.notes_vault.conftest import notes_settings
 
     base = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     nats = procs.start_nats(procs.free_port(), base / "nats", log_path=base / "nats.log")
@@ -195,10 +200,14 @@ async def main(args: argparse.Namespace) -> int:
             create_scheduling(conftest.scheduling_settings(deps, identity_addr))
         )
         apps.append(scheduling)
+        stack = conftest.Stack(deps, identity, identity_addr, None, scheduling)  # type: ignore[arg-type]
+        notes_app = await conftest.start_service(create_notes(notes_settings(stack)))
+        apps.append(notes_app)
         settings = conftest.GatewaySettings(
             http_port=procs.free_port(),
             identity_addr=identity_addr,
             scheduling_addr=f"127.0.0.1:{scheduling.server.port}",
+            notes_vault_addr=f"127.0.0.1:{notes_app.server.port}",
         )
         async with (
             conftest.Gateway(settings) as gateway,
@@ -213,6 +222,21 @@ async def main(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 max_seconds=args.max_seconds,
             )
+            print("writing and reading notes...", file=sys.stderr)
+            notes_figures = await notes_through_gateway(
+                http,
+                notes_app.store.db,
+                notes=args.notes,
+                concurrency=args.concurrency,
+                max_seconds=args.max_seconds,
+            )
+        bare = await bare_transit(
+            vault.url,
+            root,
+            ops=args.notes,
+            concurrency=args.concurrency,
+            max_seconds=args.max_seconds,
+        )
         await raw_inserts(
             mongo.url,
             inserts=args.inserts,
@@ -226,6 +250,7 @@ async def main(args: argparse.Namespace) -> int:
             "nats-server": rss_mib(nats.pid or 0),
         }
         print(report(figures, args, rss))
+        print(notes_report(notes_figures, bare))
         return 0
     finally:
         for app in reversed(apps):
@@ -239,6 +264,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bookings", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--inserts", type=int, default=1000)
+    parser.add_argument("--notes", type=int, default=200)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     return parser.parse_args(argv)
 
