@@ -69,6 +69,14 @@ class Care:
         person.extra["mfa"] = True
         return person
 
+    async def staff(self, i: int) -> Person:
+        """One of a few therapists shared by the tests (made once): tests that assert on a
+        client's view only need fresh clients, and therapists are the costly accounts."""
+        pool = self.__dict__.setdefault("_staff", {})
+        if i not in pool:
+            pool[i] = await self.therapist(jurisdictions=("US-CA", "US-NY", "GB-ENG"))
+        return pool[i]
+
     async def therapist(self, *, mfa: bool = True, jurisdictions=("US-CA",)) -> Person:
         t = await self.practice.therapist(jurisdictions=tuple(jurisdictions))
         return await self.mfa(t) if mfa else t
@@ -88,6 +96,7 @@ class Care:
             lambda: self.db["appointments"].find_one(
                 {"_id": appointment_id, "status": "confirmed"}
             ),
+            timeout=90,  # the consumer may first catch up with the session's earlier bookings
             what="the projection to see the booking",
         )
         return appointment_id

@@ -11,7 +11,7 @@ from tests.people import assert_problem
 
 
 async def test_reads_writes_and_denials_are_audited_without_phi(care, http, notes_db):
-    t, c, other = await care.therapist(), await care.client(), await care.therapist()
+    t, c, other = await care.staff(0), await care.client(), await care.staff(1)
     appt = await care.book(c, t)
     text = marker()
     note = await care.note(t, c, appt, marker=text)
@@ -28,7 +28,7 @@ async def test_reads_writes_and_denials_are_audited_without_phi(care, http, note
 
 async def test_verify_reports_the_first_altered_or_missing_entry(care, http, notes_db):
     op = await operators.operator(http)
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     await care.note(t, c, appt)
     assert_problem(await http.post("/v1/audit/verify", headers=t.h), 403)

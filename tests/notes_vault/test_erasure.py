@@ -21,7 +21,7 @@ RETENTION = timedelta(days=7 * 365 + 2)
 async def test_erasure_shreds_the_key_after_retention_and_nothing_decrypts(
     care, http, notes_db, service, moved, stack
 ):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     text = marker()
     signed = await care.note(t, c, appt, marker=text)
@@ -65,7 +65,7 @@ async def test_erasure_shreds_the_key_after_retention_and_nothing_decrypts(
 
 
 async def test_legal_hold_stops_the_shredding(care, http, service, moved):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     note = await care.note(t, c, appt)
     assert_problem(
@@ -89,7 +89,7 @@ async def test_legal_hold_stops_the_shredding(care, http, service, moved):
 async def test_rotation_rewraps_every_data_key_and_notes_stay_readable(
     care, http, notes_db, service
 ):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     note = await care.note(t, c, appt, marker="before-rotation")
     before = await notes_db["notes"].find_one({"_id": note["note_id"]})

@@ -35,7 +35,7 @@ def phq9(total: int, item9: int = 0) -> list[int]:
 
 
 async def test_bad_answers_are_refused_and_nothing_is_stored(care, http, notes_db):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     await care.book(c, t)
     before = await notes_db["measures"].count_documents({"client_id": c.user_id})
     assert_problem(
@@ -66,7 +66,7 @@ async def test_bad_answers_are_refused_and_nothing_is_stored(care, http, notes_d
 
 
 async def test_scoring_trend_and_encryption(care, http, notes_db):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     await care.book(c, t)
     first = await record(http, c, c, phq9(16))
     assert (first["score"], first["severity"]) == (16, "moderately_severe")
@@ -84,7 +84,7 @@ async def test_scoring_trend_and_encryption(care, http, notes_db):
     assert trend["improvement_percent"] == 56 and trend["count"] == 2
     assert [m["score"] for m in r.json()["items"] if m["instrument"] == PHQ9] == [16, 7]
     # A therapist who does not treat the client sees none of it.
-    stranger = await care.therapist()
+    stranger = await care.staff(2)
     assert_problem(await http.get(f"/v1/clients/{c.user_id}/measures", headers=stranger.h), 403)
     assert_problem(
         await http.post(
@@ -117,7 +117,7 @@ async def _events(stack, subject, cls, client_id, n, timeout=20.0):
 
 
 async def test_item9_flags_safety_at_once_with_crisis_resources(care, http, stack):
-    t = await care.therapist(jurisdictions=("US-NY", "GB-ENG"))
+    t = await care.staff(0)
     c = await care.client(jurisdiction="US-NY")
     await care.book(c, t)
     m = await record(http, c, c, phq9(6, item9=1))
@@ -135,7 +135,7 @@ async def test_item9_flags_safety_at_once_with_crisis_resources(care, http, stac
 
 async def test_no_improvement_or_worsening_suggests_a_care_review(care, http, stack):
     # The test settings review after 3 measured sessions.
-    t = await care.therapist()
+    t = await care.staff(0)
     stuck, worse = await care.client(), await care.client()
     await care.book(stuck, t)
     await care.book(worse, t)
@@ -181,5 +181,5 @@ async def test_outcomes_are_aggregated_and_suppressed_below_the_cell_size(care, 
     clinic = await http.get(f"/v1/clinics/{care.admin.clinic_id}/outcomes", headers=care.admin.h)
     assert clinic.status_code == 200 and clinic.json()["suppressed"] is False
     assert_problem(await http.get(f"/v1/clinics/{care.admin.clinic_id}/outcomes", headers=t.h), 403)
-    other = await care.therapist()
+    other = await care.staff(1)
     assert_problem(await http.get(f"/v1/therapists/{t.user_id}/outcomes", headers=other.h), 403)

@@ -7,7 +7,7 @@ from tests.people import assert_problem
 
 
 async def test_author_writes_signs_amends_and_reads_every_version(care, http, notes_db):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     text = marker()
     draft = await care.note(t, c, appt, marker=text, sign=False)
@@ -50,7 +50,7 @@ async def test_author_writes_signs_amends_and_reads_every_version(care, http, no
 
 
 async def test_no_note_for_a_client_the_therapist_never_treated(care, http, notes_db):
-    t, other_t, c = await care.therapist(), await care.therapist(), await care.client()
+    t, other_t, c = await care.staff(0), await care.staff(1), await care.client()
     appt = await care.book(c, other_t)
     before = await notes_db["notes"].count_documents({})
     denials = await care.audit_count(action="note.create", outcome="denied", actor_id=t.user_id)
@@ -68,7 +68,7 @@ async def test_no_note_for_a_client_the_therapist_never_treated(care, http, note
 
 
 async def test_content_needs_mfa(care, http):
-    t, c = await care.therapist(), await care.client(mfa=False)
+    t, c = await care.staff(0), await care.client(mfa=False)
     appt = await care.book(c, t)
     note = await care.note(t, c, appt, shared_with_client=True)
     # The client's sign-in has no second factor: the shared note's text stays closed.
@@ -90,7 +90,7 @@ async def test_content_needs_mfa(care, http):
 
 
 async def test_other_treating_therapist_reads_progress_notes_only_with_consent(care, http):
-    author, colleague, c = await care.therapist(), await care.therapist(), await care.client()
+    author, colleague, c = await care.staff(0), await care.staff(1), await care.client()
     appt = await care.book(c, author)
     await care.book(c, colleague)
     progress = await care.note(author, c, appt)
@@ -118,7 +118,7 @@ async def test_other_treating_therapist_reads_progress_notes_only_with_consent(c
 
 
 async def test_a_therapist_with_consent_who_does_not_treat_the_client_reads_nothing(care, http):
-    author, stranger, c = await care.therapist(), await care.therapist(), await care.client()
+    author, stranger, c = await care.staff(0), await care.staff(2), await care.client()
     appt = await care.book(c, author)
     note = await care.note(author, c, appt)
     await care.consent(c, stranger)
@@ -127,7 +127,7 @@ async def test_a_therapist_with_consent_who_does_not_treat_the_client_reads_noth
 
 
 async def test_psychotherapy_notes_are_never_shared(care, http):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     r = await http.post(
         f"/v1/clients/{c.user_id}/notes",
@@ -147,7 +147,7 @@ async def test_psychotherapy_notes_are_never_shared(care, http):
 
 
 async def test_client_reads_what_the_author_shared_and_nothing_else(care, http):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     shared = await care.note(t, c, appt, shared_with_client=True)
     private = await care.note(t, c, appt)
@@ -163,7 +163,7 @@ async def test_client_reads_what_the_author_shared_and_nothing_else(care, http):
 
 
 async def test_clinic_admin_sees_metadata_never_content(care, http):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     note = await care.note(t, c, appt)
     listed = await http.get(f"/v1/clients/{c.user_id}/notes", headers=care.admin.h)
@@ -173,7 +173,7 @@ async def test_clinic_admin_sees_metadata_never_content(care, http):
 
 
 async def test_listing_is_paginated(care, http):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await care.book(c, t)
     ids = {(await care.note(t, c, appt, sign=False))["note_id"] for _ in range(3)}
     seen, cursor = [], ""

@@ -66,7 +66,7 @@ async def test_vault_down_unavailable_not_serving_nothing_written_then_recovers(
     )
     tokens = vault_bootstrap.bootstrap(bao.url, root)
     app, channel, stub = await _start(stack, vault_addr=bao.url, vault_token=tokens["notes-vault"])
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await _seed(app, t, c)
     auth = (("authorization", f"Bearer {t.access}"),)
     try:
@@ -105,7 +105,7 @@ async def test_mongo_down_unavailable_not_serving_nothing_written_then_recovers(
         procs.free_port(), str(tmp_path / "db"), log_path=tmp_path / "mongo.log"
     )
     app, channel, stub = await _start(stack, mongo_uri=mongo.url)
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     appt = await _seed(app, t, c)
     auth = (("authorization", f"Bearer {t.access}"),)
     try:

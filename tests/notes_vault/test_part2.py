@@ -12,7 +12,7 @@ from tests.people import assert_problem
 
 
 async def test_sud_records_need_a_part2_consent_and_carry_the_notice(care, http, moved):
-    author, colleague, c = await care.therapist(), await care.therapist(), await care.client()
+    author, colleague, c = await care.staff(0), await care.staff(1), await care.client()
     appt = await care.book(c, author)
     await care.book(c, colleague)
     sud = await care.note(author, c, appt, sud=True)
@@ -47,7 +47,7 @@ async def test_sud_records_need_a_part2_consent_and_carry_the_notice(care, http,
 
 
 async def test_consent_is_the_clients_to_give(care, http):
-    t, c = await care.therapist(), await care.client()
+    t, c = await care.staff(0), await care.client()
     r = await http.post(
         f"/v1/clients/{c.user_id}/consents",
         headers=t.h,
@@ -63,7 +63,7 @@ async def test_consent_is_the_clients_to_give(care, http):
 
 
 async def test_break_glass_is_time_limited_and_demands_review(care, http, stack, moved):
-    author, colleague, c = await care.therapist(), await care.therapist(), await care.client()
+    author, colleague, c = await care.staff(0), await care.staff(1), await care.client()
     appt = await care.book(c, author)
     note = await care.note(author, c, appt, sud=True)
     psycho = await care.note(author, c, appt, kind="psychotherapy")
@@ -113,7 +113,7 @@ async def test_break_glass_is_time_limited_and_demands_review(care, http, stack,
 
 async def test_break_glass_needs_a_reason_and_the_clients_clinic(care, http):
     c = await care.client()
-    t = await care.therapist()
+    t = await care.staff(0)
     await care.book(c, t)
     r = await http.post(
         f"/v1/clients/{c.user_id}/break-glass", headers=t.h, json={"reason": " ", "minutes": 5}

@@ -19,7 +19,7 @@ async def test_note_text_never_reaches_logs_spans_events_or_clear_fields(
 ):
     caplog.set_level(logging.DEBUG)
     secret = marker()
-    t, colleague, c = await care.therapist(), await care.therapist(), await care.client()
+    t, colleague, c = await care.staff(0), await care.staff(1), await care.client()
     appt = await care.book(c, t)
     await care.book(c, colleague)
     draft = await care.note(t, c, appt, marker=secret, sign=False, sud=True)
