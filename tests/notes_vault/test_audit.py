@@ -66,3 +66,19 @@ async def test_verify_reports_the_first_altered_or_missing_entry(care, http, not
     finally:
         await notes_db["audit"].replace_one({"_id": victim["_id"]}, victim, upsert=True)
     assert (await http.post("/v1/audit/verify", headers=op.h)).json()["intact"] is True
+
+
+async def test_concurrent_writes_keep_one_unbroken_chain(care, http):
+    import asyncio
+
+    op = await operators.operator(http)
+    t, c = await care.staff(0), await care.client()
+    appt = await care.book(c, t)
+    body = {"appointment_id": appt, "kind": "intake", "body": "first session"}
+    replies = await asyncio.gather(
+        *(http.post(f"/v1/clients/{c.user_id}/notes", headers=t.h, json=body) for _ in range(8))
+    )
+    assert [r.status_code for r in replies] == [201] * 8
+    report = (await http.post("/v1/audit/verify", headers=op.h)).json()
+    assert report["intact"] is True, report
+    assert await care.audit_count(client_id=c.user_id, action="note.create") == 8
