@@ -134,6 +134,11 @@ def test_break_glass_is_bounded():
     with pytest.raises(PermissionDenied):
         d.break_glass(grant_id="g", caller=OTHER, client_id="k1", client_clinics={"c9"},
                       reason="x", minutes=5, max_minutes=240, now=NOW)  # fmt: skip
+    independent = replace(OTHER, clinic_id=d.OPERATOR_CLINIC_ID)
+    with pytest.raises(PermissionDenied):
+        d.break_glass(grant_id="g", caller=independent, client_id="k1",
+                      client_clinics={d.OPERATOR_CLINIC_ID}, reason="x", minutes=5,
+                      max_minutes=240, now=NOW)  # fmt: skip
 
 
 def _chain(n: int) -> list[d.AuditEntry]:

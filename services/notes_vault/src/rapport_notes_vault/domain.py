@@ -309,7 +309,8 @@ def break_glass(
         raise InvalidArgument("state the reason (up to 500 characters)", field="reason")
     if not 1 <= minutes <= max_minutes:
         raise InvalidArgument(f"minutes must be between 1 and {max_minutes}", field="minutes")
-    if not caller.clinic_id or caller.clinic_id not in set(client_clinics):
+    # Independent (marketplace) therapists share no practice: no colleague's records to open.
+    if caller.clinic_id in ("", OPERATOR_CLINIC_ID) or caller.clinic_id not in set(client_clinics):
         raise PermissionDenied("the client is not seen in your clinic")
     return BreakGlass(
         grant_id=grant_id,
