@@ -7,7 +7,9 @@ identity as its own process (so its memory is its own) and scheduling + gateway 
 process; signs up a burst of clients, sets up a clinic, a therapist and clients through the
 public API, then books. Bounded in count and time; prints figures and never fails on speed.
 Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60),
---sign-ups N (20), --rooms 1,100,500 and --chat-messages 20 (relayed chat, tests/bench/relay.py).
+--sign-ups N (20), --notes N (200),
+--rooms 1,100,500 and --chat-messages 20 (relayed chat, tests/bench/relay.py); notes write/read
+next to bare transit (tests/bench/notes.py).
 """
 
 from __future__ import annotations
@@ -249,9 +251,12 @@ def report(f: Figures, args: argparse.Namespace, rss: dict[str, float]) -> str:
 async def main(args: argparse.Namespace) -> int:
     # The root conftest's launchers: the same real dependencies and in-process services as tests.
     from rapport_local import procs, vault_bootstrap
+    from rapport_notes_vault.__main__ import create as create_notes
     from rapport_scheduling.__main__ import create as create_scheduling
 
     import conftest
+    from tests.bench.notes import bare_transit, notes_report, notes_through_gateway
+    from tests.notes_vault.conftest import notes_settings
 
     base = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     nats = procs.start_nats(procs.free_port(), base / "nats", log_path=base / "nats.log")
@@ -271,10 +276,14 @@ async def main(args: argparse.Namespace) -> int:
             create_scheduling(conftest.scheduling_settings(deps, identity_addr))
         )
         apps.append(scheduling)
+        stack = conftest.Stack(deps, identity, identity_addr, None, scheduling)  # type: ignore[arg-type]
+        notes_app = await conftest.start_service(create_notes(notes_settings(stack)))
+        apps.append(notes_app)
         settings = conftest.GatewaySettings(
             http_port=procs.free_port(),
             identity_addr=identity_addr,
             scheduling_addr=f"127.0.0.1:{scheduling.server.port}",
+            notes_vault_addr=f"127.0.0.1:{notes_app.server.port}",
         )
         async with (
             conftest.Gateway(settings) as gateway,
@@ -294,6 +303,14 @@ async def main(args: argparse.Namespace) -> int:
                     concurrency=args.concurrency,
                     max_seconds=args.max_seconds,
                 )
+            print("writing and reading notes...", file=sys.stderr)
+            notes_figures = await notes_through_gateway(
+                http,
+                notes_app.store.db,
+                notes=args.notes,
+                concurrency=args.concurrency,
+                max_seconds=args.max_seconds,
+            )
         if args.rooms:
             from tests.bench import relay as relay_bench
 
@@ -306,6 +323,13 @@ async def main(args: argparse.Namespace) -> int:
                 messages=args.chat_messages,
                 max_seconds=args.max_seconds,
             )
+        bare = await bare_transit(
+            vault.url,
+            root,
+            ops=args.notes,
+            concurrency=args.concurrency,
+            max_seconds=args.max_seconds,
+        )
         await raw_inserts(
             mongo.url,
             inserts=args.inserts,
@@ -321,6 +345,7 @@ async def main(args: argparse.Namespace) -> int:
         }
         print(report_sign_ups(sign_ups, identity_peak))
         print(report(figures, args, rss))
+        print(notes_report(notes_figures, bare))
         if args.rooms:
             print(relay_bench.report(chat))
         return 0
@@ -358,6 +383,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bookings", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--inserts", type=int, default=1000)
+    parser.add_argument("--notes", type=int, default=200)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--sign-ups", type=int, default=20)
     parser.add_argument(
