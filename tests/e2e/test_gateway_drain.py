@@ -129,7 +129,7 @@ async def test_sigterm_fails_readyz_while_answering_then_finishes_in_flight_requ
                 return False
 
             await wait_for(closed, "the listener closes after the drain")
-            assert not in_flight.done()  # still waiting for its answer
+            assert not in_flight.done(), in_flight.result().text  # still waiting for its answer
             release.set()
             r = await in_flight
             assert r.status_code == 201, r.text

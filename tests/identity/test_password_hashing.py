@@ -81,7 +81,9 @@ async def db_identity(stack):
 
 
 @contextlib.asynccontextmanager
-async def one_worker_stack(root, deps, *, auth_timeout: float) -> AsyncIterator:
+async def one_worker_stack(
+    root, deps, *, auth_timeout: float, rpc_timeout: float = 5.0
+) -> AsyncIterator:
     """Identity with one hashing thread that waits long for it, behind a gateway whose sign-up
     deadline is shorter than that wait."""
     identity = await root.start_service(
@@ -93,6 +95,7 @@ async def one_worker_stack(root, deps, *, auth_timeout: float) -> AsyncIterator:
         http_port=procs.free_port(),
         identity_addr=f"127.0.0.1:{identity.server.port}",
         auth_timeout_seconds=auth_timeout,
+        rpc_timeout_seconds=rpc_timeout,
     )
     try:
         async with root.Gateway(settings) as gateway:
@@ -124,12 +127,16 @@ async def occupied(passwords: PasswordHashing) -> AsyncIterator[None]:
 
 
 async def test_a_queued_sign_up_goes_through_once_a_worker_frees(root, deps):
-    async with one_worker_stack(root, deps, auth_timeout=30.0) as (identity, gateway):
+    # Other calls' deadline is 1 s; sign-up has its own (30 s): it may wait past the first.
+    stack = one_worker_stack(root, deps, auth_timeout=30.0, rpc_timeout=1.0)
+    async with stack as (identity, gateway):
         passwords = identity.passwords
         async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
             async with occupied(passwords):
                 pending = asyncio.create_task(http.post("/v1/auth/register", json=sign_up_body()))
                 await wait_until(lambda: passwords.waiting == 1, "the sign-up is queued")
+                # Held past the ordinary deadline (nothing to wait for but time itself).
+                await asyncio.sleep(1.5)
                 assert not pending.done()
             r = await pending
             assert r.status_code == 201, r.text

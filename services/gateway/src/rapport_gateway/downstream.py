@@ -14,6 +14,14 @@ from rapport_platform.rpc import check_health, client_channel
 
 from rapport_gateway.settings import GatewaySettings
 
+# Calls that hash a password (argon2id) and may queue for a hashing thread in a burst of
+# sign-ups: their deadline is RAPPORT_GATEWAY_AUTH_TIMEOUT_SECONDS, not the RPC timeout.
+HASHING_METHODS = {
+    "identity": tuple(
+        f"rapport.identity.v1.IdentityService/{m}" for m in ("Register", "Login", "EnrollMfa")
+    )
+}
+
 
 class Downstream:
     def __init__(self, settings: GatewaySettings, required: Iterable[str]) -> None:
@@ -25,8 +33,11 @@ class Downstream:
         """service: identity, scheduling, session_relay, notes_vault or billing."""
         if service not in self._channels:
             target = getattr(self.settings, f"{service}_addr")
+            slow = HASHING_METHODS.get(service, ())
             self._channels[service] = client_channel(
-                target, timeout_s=self.settings.rpc_timeout_seconds
+                target,
+                timeout_s=self.settings.rpc_timeout_seconds,
+                method_timeouts=dict.fromkeys(slow, self.settings.auth_timeout_seconds),
             )
         return self._channels[service]
 

@@ -228,9 +228,8 @@ class GrpcServer:
         await self.stop()
 
 
-def _service_config(timeout_s: float, attempts: int) -> str:
-    method: dict[str, Any] = {"name": [{}], "timeout": f"{timeout_s:.3f}s"}
-    # round_robin over every address the name resolves to (a headless Service lists each pod).
+def _service_config(attempts: int) -> str:
+    method: dict[str, Any] = {"name": [{}]}
     if attempts > 1:  # gRPC rejects a retry policy of fewer than two attempts
         method["retryPolicy"] = {
             "maxAttempts": attempts,
@@ -239,18 +238,55 @@ def _service_config(timeout_s: float, attempts: int) -> str:
             "backoffMultiplier": 2,
             "retryableStatusCodes": ["UNAVAILABLE"],
         }
+    # round_robin over every address the name resolves to (a headless Service lists each pod).
     return json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": [method]})
 
 
-def client_channel(target: str, *, timeout_s: float = 5.0, attempts: int = 3) -> grpc.aio.Channel:
-    """A channel whose calls carry a default deadline and retry UNAVAILABLE with backoff."""
+class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
+    """Gives every call without a deadline the channel's (or its method's). Set per call, not
+    as the service config's `timeout`: that one ends calls about 1.4 s early (grpcio 1.85) and
+    never reaches the server, where a handler needs it to budget its waits."""
+
+    def __init__(self, timeout_s: float, method_timeouts: Mapping[str, float]) -> None:
+        self._default = timeout_s
+        self._methods = {f"/{name.lstrip('/')}": t for name, t in method_timeouts.items()}
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        if details.timeout is None:
+            method = (
+                details.method.decode() if isinstance(details.method, bytes) else details.method
+            )
+            details = grpc.aio.ClientCallDetails(
+                details.method,
+                self._methods.get(method, self._default),
+                details.metadata,
+                details.credentials,
+                details.wait_for_ready,
+            )
+        return await continuation(details, request)
+
+
+def client_channel(
+    target: str,
+    *,
+    timeout_s: float = 5.0,
+    attempts: int = 3,
+    method_timeouts: Mapping[str, float] | None = None,
+) -> grpc.aio.Channel:
+    """A channel whose calls carry a deadline (timeout_s, or method_timeouts["pkg.Service/
+    Method"]) unless the call sets one, and retry UNAVAILABLE with backoff."""
     return grpc.aio.insecure_channel(
         target,
         options=[
-            ("grpc.service_config", _service_config(timeout_s, attempts)),
+            ("grpc.service_config", _service_config(attempts)),
             ("grpc.enable_retries", 1),
         ],
-        interceptors=aio_client_interceptors(),
+        interceptors=[
+            _DefaultDeadline(timeout_s, method_timeouts or {}),
+            *aio_client_interceptors(),
+        ],
     )
 
 

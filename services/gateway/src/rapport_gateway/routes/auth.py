@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapport.identity.v1 import identity_pb2 as idpb
 from rapport.identity.v1 import identity_pb2_grpc
 
-from rapport_gateway.deps import Token, auth, downstream, stub
+from rapport_gateway.deps import Token, auth, stub
 
 DOWNSTREAM = "identity"
 router = APIRouter(tags=["auth"])
@@ -86,11 +86,6 @@ def identity(request: Request) -> identity_pb2_grpc.IdentityServiceStub:
     return stub(request, DOWNSTREAM, identity_pb2_grpc.IdentityServiceStub)
 
 
-def hashing_deadline(request: Request) -> float:
-    """Calls that hash a password may queue for a hashing thread in a burst of sign-ups."""
-    return float(downstream(request).settings.auth_timeout_seconds)
-
-
 @router.get("/.well-known/jwks.json")
 async def jwks(request: Request, response: Response) -> dict[str, object]:
     reply = await identity(request).GetJwks(idpb.GetJwksRequest())
@@ -117,8 +112,7 @@ async def register(body: RegisterBody, request: Request) -> RegisterReply:
             display_name=body.display_name,
             jurisdiction=body.jurisdiction,
             client_address=request.client.host if request.client else "",
-        ),
-        timeout=hashing_deadline(request),
+        )
     )
     return RegisterReply(user_id=reply.user_id)
 
@@ -137,8 +131,7 @@ async def login(body: LoginBody, request: Request) -> TokenReply:
             password=body.password,
             totp_code=body.totp_code,
             client_address=request.client.host if request.client else "",
-        ),
-        timeout=hashing_deadline(request),
+        )
     )
     return TokenReply(
         access_token=reply.access_token,
@@ -174,9 +167,7 @@ async def mfa_enroll(body: MfaEnrolBody, request: Request, token: Token) -> MfaE
     account password again (403 if wrong; wrong passwords count like failed sign-ins), so an
     access token alone cannot enrol an authenticator."""
     reply = await identity(request).EnrollMfa(
-        idpb.EnrollMfaRequest(password=body.password),
-        metadata=auth(token),
-        timeout=hashing_deadline(request),
+        idpb.EnrollMfaRequest(password=body.password), metadata=auth(token)
     )
     return MfaEnrolReply(secret=reply.secret, provisioning_uri=reply.provisioning_uri)
 
