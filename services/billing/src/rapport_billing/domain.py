@@ -544,7 +544,9 @@ def void(inv: Invoice, now: datetime) -> Outcome:
     if refunded:
         entries.append(_refund_entry(inv, refunded, now, "void"))
         events.append("refund_issued")
-    release = inv.authorized > 0 and inv.status == AUTHORIZED
+    # An open payment at the processor (authorized, or still awaiting the client) is cancelled,
+    # so nobody can complete it later.
+    release = bool(inv.payment_id) and inv.provider not in ("", "manual")
     status = REFUNDED if refunded else VOID
     after = _note(
         inv,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -385,7 +386,8 @@ class Billing:
             event = self.provider.verify(payload, signature)
         except (stripe.SignatureVerificationError, ValueError):
             raise InvalidArgument("webhook signature is not valid", field="signature") from None
-        obj = event.data.object
+        # Verified above; read the object as plain JSON (ids and amounts only).
+        obj: dict[str, Any] = json.loads(payload)["data"]["object"]
         now = self.clock()
 
         async def effect(session: Session) -> bool:
@@ -399,6 +401,8 @@ class Billing:
                 log.warning("stripe event %s for no known invoice", event.id)
                 return False
             kind = event.type
+            if inv.status in (domain.VOID, domain.REFUNDED):
+                return False  # the worker releases whatever the processor still holds
             if kind == "payment_intent.amount_capturable_updated":
                 if inv.status != domain.OPEN:
                     return False

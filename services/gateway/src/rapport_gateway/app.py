@@ -18,10 +18,10 @@ from opentelemetry.trace import Span
 from rapport_gateway import problems
 from rapport_gateway.deps import downstream
 from rapport_gateway.downstream import Downstream
-from rapport_gateway.routes import auth, identity, scheduling
+from rapport_gateway.routes import auth, billing, identity, scheduling
 from rapport_gateway.settings import GatewaySettings
 
-ROUTERS = [auth, identity, scheduling]
+ROUTERS = [auth, identity, scheduling, billing]
 # Credentials that travel in a path (the calendar feed's secret URL, invitation tokens) never
 # reach a span.
 SECRET_PATHS = re.compile(r"(/v1/calendar-feeds/|/v1/invitations/)[^/?.]+")
