@@ -316,7 +316,9 @@ class Billing:
         if inv.status == domain.AUTHORIZED:
             raise FailedPrecondition("payment is already authorized", field="appointment_id")
         fee = domain.bps_part(inv.due, self.settings.platform_fee_bps)
-        attempt = inv.attempt + 1
+        # Each attempt gets its own idempotency key, recorded before the call: a retry after a
+        # failure never replays the processor's stored answer to the failed attempt.
+        attempt = await self.repo.next_attempt(inv.invoice_id)
         try:
             auth = await self.provider.authorize(
                 invoice_id=inv.invoice_id,

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_billing import domain
@@ -114,6 +114,13 @@ class BillingStore:
         await self.invoices.replace_one(
             {"_id": inv.invoice_id}, invoice_to_doc(inv), upsert=True, session=session
         )
+
+    async def next_attempt(self, invoice_id: str) -> int:
+        doc = await self.invoices.find_one_and_update(
+            {"_id": invoice_id}, {"$inc": {"attempt": 1}}, return_document=ReturnDocument.AFTER
+        )
+        assert doc is not None
+        return int(doc["attempt"])
 
     async def append(self, session: Session, entries: Iterable[domain.JournalEntry]) -> None:
         """Append-only: insert, never update or delete a posting."""
