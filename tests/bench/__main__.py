@@ -4,7 +4,8 @@ insert rate measured in the same run (their ratio is what the services add).
 Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports and
 identity + scheduling + gateway in this process, sets up a clinic, a therapist and clients
 through the public API, then books. Bounded in count and time; prints figures and never fails on
-speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60).
+speed. Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --entries N (300),
+--max-seconds S (60). Also billing's ledger: tests/bench/ledger.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import httpx
 from pymongo import AsyncMongoClient
 
+from tests.bench.ledger import ledger_bench
 from tests.scheduling.helpers import Practice, on_grid
 
 
@@ -220,12 +222,19 @@ async def main(args: argparse.Namespace) -> int:
             max_seconds=args.max_seconds,
             figures=figures,
         )
+        ledger = await ledger_bench(
+            mongo.url,
+            entries=args.entries,
+            concurrency=args.concurrency,
+            max_seconds=args.max_seconds,
+        )
         rss = {
             "services (identity+scheduling+gateway, this process)": rss_mib(),
             "SecantusDB": rss_mib(mongo.pid or 0),
             "nats-server": rss_mib(nats.pid or 0),
         }
         print(report(figures, args, rss))
+        print(ledger.report())
         return 0
     finally:
         for app in reversed(apps):
@@ -239,6 +248,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bookings", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--inserts", type=int, default=1000)
+    parser.add_argument("--entries", type=int, default=300, help="ledger bench entries")
     parser.add_argument("--max-seconds", type=float, default=60.0)
     return parser.parse_args(argv)
 
