@@ -130,3 +130,26 @@ async def ledger_bench(
 
 async def _never(session: Session) -> None:
     raise AssertionError("a replayed event must not apply")
+
+
+async def _main(entries: int, concurrency: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from rapport_local import procs
+
+    base = Path(tempfile.mkdtemp(prefix="rapport-ledger-bench-"))
+    mongo = procs.start_secantus(procs.free_port(), ":memory:", log_path=base / "mongo.log")
+    try:
+        figures = await ledger_bench(
+            mongo.url, entries=entries, concurrency=concurrency, max_seconds=60
+        )
+        print(figures.report())
+    finally:
+        mongo.stop()
+
+
+if __name__ == "__main__":  # python -m tests.bench.ledger [entries] [concurrency]
+    import sys
+
+    asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 300, 8))
