@@ -130,3 +130,22 @@ async def session_ended(
         }
         await bus.js.publish(SESSION_ENDED, msg.SerializeToString(), headers=headers)
     return event_id
+
+
+async def billing_events(bus: Bus) -> list[tuple[str, bytes]]:
+    """Every event on billing's stream so far (subject, body), read by an ephemeral consumer."""
+    await bus.ensure_domain_stream("billing")
+    sub = await bus.js.pull_subscribe("rapport.billing.>", stream="RAPPORT_BILLING")
+    out: list[tuple[str, bytes]] = []
+    try:
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=1.0)
+            except Exception:  # nats TimeoutError: nothing more
+                break
+            for m in msgs:
+                out.append((m.subject, m.data))
+                await m.ack()
+    finally:
+        await sub.unsubscribe()
+    return out

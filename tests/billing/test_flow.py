@@ -5,8 +5,13 @@ session_ended (delivered three times) -> capture -> split -> payout statement th
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
-from tests.billing.helpers import balance, eventually, session_ended
+from rapport.events.v1 import billing_pb2
+from rapport_billing.service import Billing
+from rapport_platform.auth import Principal
+
+from tests.billing.helpers import balance, billing_events, eventually, session_ended
 
 
 async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, relay_bus, http):
@@ -120,12 +125,60 @@ async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, 
     assert "90834-95" in r.text and "F41.1" in r.text and "PSY-1" in r.text
     json.dumps(bill)  # plain JSON
 
+    # What billing published for this invoice, through its outbox, in order.
+    iid = invoice["invoice_id"]
+
+    async def published() -> list[str]:
+        names = []
+        for subject, data in await billing_events(relay_bus):
+            name = subject.rsplit(".", 1)[-1]
+            cls = {
+                "invoice_issued": billing_pb2.InvoiceIssued,
+                "payment_authorized": billing_pb2.PaymentAuthorized,
+                "payment_captured": billing_pb2.PaymentCaptured,
+            }.get(name)
+            if cls is not None:
+                m = cls()
+                m.ParseFromString(data)
+                if m.invoice_id == iid:
+                    names.append(name)
+        return names
+
+    names = await eventually(published, lambda n: "payment_captured" in n)
+    assert names == ["invoice_issued", "payment_authorized", "payment_captured"]
+
+    # Once the month is over, its reconciled statement publishes payout_ready, once.
+    app = stack.billing
+    next_month = Billing(
+        app.store,
+        app.outbox,
+        app.billing.provider,
+        app.settings,
+        identity=None,
+        clock=lambda: app.billing.clock() + timedelta(days=40),
+    )
+    me = Principal(therapist.user_id, "therapist", clinic.admin.clinic_id, False, therapist.access)
+    for _ in range(2):
+        statement = await next_month.payout_statement(me, therapist.user_id, period)
+        assert statement.reconciled and statement.net == 7200
+
+    async def payouts() -> list[billing_pb2.PayoutReady]:
+        found = []
+        for subject, data in await billing_events(relay_bus):
+            if subject == "rapport.billing.payout_ready":
+                m = billing_pb2.PayoutReady()
+                m.ParseFromString(data)
+                if m.therapist_id == therapist.user_id:
+                    found.append(m)
+        return found
+
+    ready = await eventually(payouts, bool)
+    assert len(ready) == 1 and ready[0].net.amount_minor == 7200 and ready[0].period == period
+    outbox = app.store.db["outbox"]
+    assert await outbox.count_documents({"subject": "rapport.billing.payout_ready"}) == 1
+
 
 async def test_a_lapsed_hold_voids_its_authorization(clinic, stack, http):
-    from datetime import timedelta
-
-    from rapport_billing.service import Billing
-
     stripe = stack.stripe
     await clinic.settings(payment_first=True)
     therapist = await clinic.therapist()
