@@ -68,7 +68,7 @@ async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, 
         client, aid, lambda i: i["status"] == "paid" and i["earned"]
     )
     assert invoice["paid"]["amount_minor"] == 9000
-    captures = [q for q in stripe.requests if q.path.endswith("/capture")]
+    captures = [q for q in stripe.requests if q.path.endswith(f"{pay['payment_id']}/capture")]
     assert [q.idempotency_key for q in captures] == [f"{invoice['invoice_id']}:capture:1"]
     assert captures[0].params == {"amount_to_capture": "9000"}
     history = [h["status"] for h in invoice["history"]]
