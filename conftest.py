@@ -68,6 +68,8 @@ import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 
 import uvicorn  # noqa: E402
+from rapport_billing.__main__ import create as create_billing  # noqa: E402
+from rapport_billing.settings import BillingSettings  # noqa: E402
 from rapport_gateway.app import create_app  # noqa: E402
 from rapport_gateway.settings import GatewaySettings  # noqa: E402
 from rapport_identity.__main__ import create as create_identity  # noqa: E402
@@ -76,6 +78,7 @@ from rapport_platform.app import ServiceApp  # noqa: E402
 from rapport_scheduling.__main__ import create as create_scheduling  # noqa: E402
 from rapport_scheduling.settings import SchedulingSettings  # noqa: E402
 
+from tests.billing.stripe_double import API_KEY, WEBHOOK_SECRET, StripeDouble  # noqa: E402
 from tests.identity import operators  # noqa: E402
 
 
@@ -107,6 +110,29 @@ def scheduling_settings(deps: Deps, identity_addr: str, **overrides: object) -> 
     }
     values.update(overrides)
     return SchedulingSettings(**values)  # type: ignore[arg-type]
+
+
+def billing_settings(deps: Deps, identity_addr: str, **overrides: object) -> BillingSettings:
+    """Billing with Stripe as its provider, pointed at a local HTTP double of Stripe's API."""
+    values: dict[str, object] = {
+        "grpc_port": procs.free_port(),
+        "mongo_uri": deps.mongo_uri,
+        "mongo_db": unique_db("billing"),
+        "nats_url": deps.nats_url,
+        "identity_addr": identity_addr,
+        "drain_seconds": 0.5,
+        "provider": "stripe",
+        "stripe_api_key": API_KEY,
+        "stripe_webhook_secret": WEBHOOK_SECRET,
+        "stripe_connect_account": "acct_clinicdouble",
+        "platform_fee_bps": 500,
+        "worker_poll_seconds": 0.2,
+        "action_backoff_seconds": (0.2, 0.5, 1.0),
+        "park_backoff_seconds": (0.2, 0.5, 1.0),
+        "park_max_deliver": 4,
+    }
+    values.update(overrides)
+    return BillingSettings(**values)  # type: ignore[arg-type]
 
 
 async def start_service(app: ServiceApp) -> ServiceApp:
@@ -158,6 +184,9 @@ class Stack:
     gateway: Gateway
     scheduling: ServiceApp | None = None
     scheduling_addr: str = ""
+    billing: ServiceApp | None = None
+    billing_addr: str = ""
+    stripe: StripeDouble | None = None
 
     @property
     def url(self) -> str:
@@ -170,8 +199,17 @@ async def stack(deps: Deps):
     addr = f"127.0.0.1:{identity.server.port}"  # type: ignore[union-attr]
     scheduling = await start_service(create_scheduling(scheduling_settings(deps, addr)))
     scheduling_addr = f"127.0.0.1:{scheduling.server.port}"  # type: ignore[union-attr]
+    stripe = StripeDouble()
+    await stripe.__aenter__()
+    billing = await start_service(
+        create_billing(billing_settings(deps, addr, stripe_api_base=stripe.url))
+    )
+    billing_addr = f"127.0.0.1:{billing.server.port}"  # type: ignore[union-attr]
     settings = GatewaySettings(
-        http_port=procs.free_port(), identity_addr=addr, scheduling_addr=scheduling_addr
+        http_port=procs.free_port(),
+        identity_addr=addr,
+        scheduling_addr=scheduling_addr,
+        billing_addr=billing_addr,
     )
     async with Gateway(settings) as gateway:
         yield Stack(
@@ -181,6 +219,11 @@ async def stack(deps: Deps):
             gateway=gateway,
             scheduling=scheduling,
             scheduling_addr=scheduling_addr,
+            billing=billing,
+            billing_addr=billing_addr,
+            stripe=stripe,
         )
+    await billing.stop(0)
+    await stripe.__aexit__()
     await scheduling.stop(0)
     await identity.stop(0)

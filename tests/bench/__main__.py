@@ -9,7 +9,8 @@ public API, then books. Bounded in count and time; prints figures and never fail
 Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60),
 --sign-ups N (20), --notes N (200),
 --rooms 1,100,500 and --chat-messages 20 (relayed chat, tests/bench/relay.py); notes write/read
-next to bare transit (tests/bench/notes.py).
+next to bare transit (tests/bench/notes.py); --entries N (300): billing's ledger
+(tests/bench/ledger.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from tests.bench.ledger import ledger_bench
 from tests.identity import operators
 from tests.scheduling.helpers import Practice, on_grid
 
@@ -337,6 +339,12 @@ async def main(args: argparse.Namespace) -> int:
             max_seconds=args.max_seconds,
             figures=figures,
         )
+        ledger = await ledger_bench(
+            mongo.url,
+            entries=args.entries,
+            concurrency=args.concurrency,
+            max_seconds=args.max_seconds,
+        )
         rss = {
             "identity (own process)": rss_mib(identity.pid or 0),
             "scheduling+gateway (this process)": rss_mib(),
@@ -348,6 +356,7 @@ async def main(args: argparse.Namespace) -> int:
         print(notes_report(notes_figures, bare))
         if args.rooms:
             print(relay_bench.report(chat))
+        print(ledger.report())
         return 0
     finally:
         for app in reversed(apps):
@@ -384,6 +393,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--notes", type=int, default=200)
+    parser.add_argument("--entries", type=int, default=300, help="ledger bench entries")
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--sign-ups", type=int, default=20)
     parser.add_argument(

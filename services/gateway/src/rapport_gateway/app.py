@@ -18,10 +18,10 @@ from opentelemetry.trace import Span
 from rapport_gateway import problems
 from rapport_gateway.deps import downstream
 from rapport_gateway.downstream import Downstream
-from rapport_gateway.routes import auth, identity, notes, scheduling, sessions
+from rapport_gateway.routes import auth, billing, identity, notes, scheduling, sessions
 from rapport_gateway.settings import GatewaySettings
 
-ROUTERS = [auth, identity, scheduling, sessions, notes]
+ROUTERS = [auth, identity, scheduling, sessions, notes, billing]
 # Credentials that travel in a path (the calendar feed's secret URL, invitation tokens) never
 # reach a span.
 SECRET_PATHS = re.compile(r"(/v1/calendar-feeds/|/v1/invitations/)[^/?.]+")

@@ -17,8 +17,11 @@ from rapport_scheduling.api import Identity, SchedulingApi
 from rapport_scheduling.events import (
     CLINIC_CONSUMER,
     CONSUMER,
+    PAYMENT_AUTHORIZED,
+    PAYMENT_CONSUMER,
     SESSION_ENDED,
     THERAPIST_JOINED_CLINIC,
+    PaymentAuthorizedHandler,
     ReminderScheduler,
     SessionEndedHandler,
     TherapistJoinedClinicHandler,
@@ -78,6 +81,18 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
         subject=THERAPIST_JOINED_CLINIC,
         handler=TherapistJoinedClinicHandler(store, repo, clock=clock),
     )
+    payment_authorized = Consumer(
+        bus,
+        durable=PAYMENT_CONSUMER,
+        subject=PAYMENT_AUTHORIZED,
+        handler=PaymentAuthorizedHandler(
+            store,
+            repo,
+            outbox,
+            clock=clock,
+            reminder_leads_minutes=settings.reminder_leads_minutes,
+        ),
+    )
     app = ServiceApp(
         NAME,
         settings,
@@ -85,7 +100,7 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
         bus=bus,
         outbox=outbox,
         indexes=INDEXES,
-        loops=[reminders.run, session_ended.run, joined_clinic.run]
+        loops=[reminders.run, session_ended.run, joined_clinic.run, payment_authorized.run]
         if settings.workers_enabled
         else [],
         on_stop=[identity_channel.close],

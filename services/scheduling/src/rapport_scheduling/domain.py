@@ -544,6 +544,14 @@ def confirm(appt: Appointment, who: Principal, now: datetime) -> Appointment:
     return dataclasses.replace(appt, status=CONFIRMED, hold_expires_at=None)
 
 
+def confirm_paid(appt: Appointment, now: datetime) -> Appointment | None:
+    """Billing reports the hold paid for: confirm it if it is still a live hold before its start
+    (None otherwise: nothing to do, e.g. the hold expired or was already confirmed)."""
+    if appt.status_at(now) != HELD or appt.start <= now:
+        return None
+    return dataclasses.replace(appt, status=CONFIRMED, hold_expires_at=None)
+
+
 def is_late(appt: Appointment, by: str, now: datetime) -> bool:
     """A client cancelling less than the clinic's window before the start cancels late, unless
     the therapist or the clinic moved the session."""

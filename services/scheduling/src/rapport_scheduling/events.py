@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from rapport.events.v1 import billing_pb2 as billing_events
 from rapport.events.v1 import identity_pb2 as identity_events
 from rapport.events.v1 import scheduling_pb2 as ev
 from rapport.events.v1 import sessions_pb2
@@ -241,3 +242,51 @@ class TherapistJoinedClinicHandler:
             )
 
         await consume_once(self.store, CLINIC_CONSUMER, event.id, effect)
+
+
+PAYMENT_AUTHORIZED = "rapport.billing.payment_authorized"
+PAYMENT_CONSUMER = "scheduling-payment-authorized"
+
+
+class PaymentAuthorizedHandler:
+    """`rapport.billing.payment_authorized` -> the paid hold becomes a confirmed appointment
+    (+ appointment_confirmed), once per event id. A hold that expired, or an appointment that is
+    no longer held, is left alone: billing voids an authorization whose hold lapsed."""
+
+    def __init__(
+        self,
+        store: Store,
+        repo: SchedulingStore,
+        outbox: Outbox,
+        *,
+        clock: Clock,
+        reminder_leads_minutes: tuple[int, ...],
+    ) -> None:
+        self.store = store
+        self.repo = repo
+        self.outbox = outbox
+        self.clock = clock
+        self.leads = reminder_leads_minutes
+
+    async def __call__(self, event: Event) -> None:
+        msg = event.parse(billing_events.PaymentAuthorized)
+        now = self.clock()
+
+        async def effect(session: Session) -> bool:
+            appt = await self.repo.get_appointment(msg.appointment_id, session=session)
+            if appt is None:
+                log.warning("payment_authorized for an unknown appointment (event %s)", event.id)
+                return False
+            done = domain.confirm_paid(appt, now)
+            if done is None or not await self.repo.make_permanent(session, appt, now):
+                return False
+            await self.repo.replace_appointment(session, done, appt.status)
+            await self.repo.add_reminders(
+                session, domain.reminders_for(done, self.leads, now), done
+            )
+            await self.outbox.add(session, CONFIRMED, confirmed(done, now))
+            return True
+
+        applied, changed = await consume_once(self.store, PAYMENT_CONSUMER, event.id, effect)
+        if applied and changed:
+            self.outbox.wake()

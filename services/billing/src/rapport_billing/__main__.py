@@ -1,0 +1,87 @@
+"""Wiring only: settings -> telemetry -> store -> bus -> gRPC server -> run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from rapport.billing.v1 import billing_pb2, billing_pb2_grpc
+from rapport_platform.app import ServiceApp, run_service
+from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
+from rapport_platform.bus import Bus
+from rapport_platform.outbox import Outbox
+from rapport_platform.rpc import Servicer, client_channel
+from rapport_platform.store import Store
+
+from rapport_billing.api import BillingApi
+from rapport_billing.events import consumers
+from rapport_billing.providers import make_provider
+from rapport_billing.service import Billing, Identity, utc_now
+from rapport_billing.settings import BillingSettings
+from rapport_billing.store import INDEXES
+
+NAME = "billing"
+
+
+def _millis(clock: Callable[[], datetime]) -> Callable[[], datetime]:
+    """BSON dates keep milliseconds: answer with what a later read will find."""
+
+    def now() -> datetime:
+        t = clock()
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+    return now
+
+
+def create(settings: BillingSettings, *, clock: Callable[[], datetime] = utc_now) -> ServiceApp:
+    """`clock` is injectable so tests can let a hold lapse without waiting."""
+    clock = _millis(clock)
+    store = Store(settings.mongo_uri, settings.mongo_db)
+    bus = Bus(settings.nats_url, source=f"rapport/{NAME}")
+    outbox = Outbox(store, bus, service=NAME)
+    identity_channel = client_channel(
+        settings.identity_addr, timeout_s=settings.identity_timeout_seconds
+    )
+    verifier = TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel)))
+    billing = Billing(
+        store,
+        outbox,
+        make_provider(settings),
+        settings,
+        identity=Identity(identity_channel, settings.identity_timeout_seconds),
+        clock=clock,
+    )
+    loops = (
+        [billing.run, *(c.run for c in consumers(bus, billing, settings))]
+        if settings.workers_enabled
+        else []
+    )
+    app = ServiceApp(
+        NAME,
+        settings,
+        store=store,
+        bus=bus,
+        outbox=outbox,
+        indexes=INDEXES,
+        loops=loops,
+        on_stop=[identity_channel.close],
+    )
+    app.billing = billing  # type: ignore[attr-defined]  # for tests: use cases without gRPC
+    app.serve(
+        [
+            Servicer(
+                billing_pb2_grpc.add_BillingServiceServicer_to_server,
+                BillingApi(billing, verifier),
+                billing_pb2.DESCRIPTOR.services_by_name["BillingService"].full_name,
+            )
+        ]
+    )
+    return app
+
+
+def main() -> None:
+    run_service(NAME, BillingSettings, create)
+
+
+if __name__ == "__main__":
+    main()

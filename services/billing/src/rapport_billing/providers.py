@@ -1,0 +1,137 @@
+"""Payment providers behind one small interface: `manual` (a clinic admin records money that
+arrived some other way) and `stripe` (the official library: PaymentIntents with manual capture,
+Connect destination charges with an application fee, idempotency keys from invoice + attempt).
+
+Nothing about the person or the session goes to a processor: opaque ids in metadata and a
+generic statement descriptor only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import stripe
+
+from rapport_billing.settings import BillingSettings
+
+
+class ProviderDown(Exception):
+    """The provider did not answer (or answered 5xx/429): try again later; nothing changed."""
+
+
+class ProviderRefused(Exception):
+    """The provider said no for good (declined, invalid request); `code` is its machine code."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Authorization:
+    payment_id: str
+    client_secret: str
+    # pending: the client app still has to complete it; authorized: money is held.
+    status: str
+
+
+class Provider(Protocol):
+    name: str
+
+    async def authorize(
+        self, *, invoice_id: str, amount: int, currency: str, fee: int, attempt: int
+    ) -> Authorization: ...
+
+    async def capture(self, *, payment_id: str, amount: int, key: str) -> None: ...
+
+    async def release(self, *, payment_id: str, key: str) -> None: ...
+
+
+class ManualProvider:
+    """No processor: the 'authorization' waits for a clinic admin to record the payment."""
+
+    name = "manual"
+
+    async def authorize(
+        self, *, invoice_id: str, amount: int, currency: str, fee: int, attempt: int
+    ) -> Authorization:
+        return Authorization(payment_id=f"manual:{invoice_id}", client_secret="", status="pending")
+
+    async def capture(self, *, payment_id: str, amount: int, key: str) -> None:
+        return None
+
+    async def release(self, *, payment_id: str, key: str) -> None:
+        return None
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def __init__(self, settings: BillingSettings) -> None:
+        base: Any = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        self.client = stripe.StripeClient(
+            settings.stripe_api_key.get_secret_value(),
+            base_addresses=base,
+            http_client=stripe.HTTPXClient(timeout=settings.provider_timeout_seconds),
+            max_network_retries=0,  # billing retries with its own backoff, with the same key
+        )
+        self.webhook_secret = settings.stripe_webhook_secret.get_secret_value()
+        self.descriptor = settings.statement_descriptor
+        self.destination = settings.stripe_connect_account
+
+    async def authorize(
+        self, *, invoice_id: str, amount: int, currency: str, fee: int, attempt: int
+    ) -> Authorization:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "capture_method": "manual",
+            "automatic_payment_methods": {"enabled": True},
+            "statement_descriptor_suffix": self.descriptor[:22],
+            "metadata": {"invoice_id": invoice_id},
+        }
+        if self.destination:
+            params["transfer_data"] = {"destination": self.destination}
+            if fee:
+                params["application_fee_amount"] = fee
+        intent = await self._call(
+            self.client.v1.payment_intents.create_async(
+                params,
+                {"idempotency_key": f"{invoice_id}:authorize:{attempt}"},  # type: ignore[arg-type]
+            )
+        )
+        status = "authorized" if intent.status == "requires_capture" else "pending"
+        return Authorization(intent.id, intent.client_secret or "", status)
+
+    async def capture(self, *, payment_id: str, amount: int, key: str) -> None:
+        await self._call(
+            self.client.v1.payment_intents.capture_async(
+                payment_id, {"amount_to_capture": amount}, {"idempotency_key": key}
+            )
+        )
+
+    async def release(self, *, payment_id: str, key: str) -> None:
+        await self._call(
+            self.client.v1.payment_intents.cancel_async(payment_id, None, {"idempotency_key": key})
+        )
+
+    def verify(self, payload: bytes, signature: str) -> stripe.Event:
+        """The library's signature check (HMAC over timestamp.payload, with a replay tolerance)."""
+        return self.client.construct_event(payload, signature, self.webhook_secret)
+
+    @staticmethod
+    async def _call(awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise ProviderDown(type(exc).__name__) from None
+        except stripe.StripeError as exc:
+            status = exc.http_status or 0
+            if status >= 500 or status == 0:
+                raise ProviderDown(type(exc).__name__) from None
+            raise ProviderRefused(exc.code or "refused") from None
+
+
+def make_provider(settings: BillingSettings) -> ManualProvider | StripeProvider:
+    return StripeProvider(settings) if settings.provider == "stripe" else ManualProvider()

@@ -1,0 +1,451 @@
+"""Invoices, payments, clinic billing settings, the ledger check, payouts, superbills and the
+Stripe webhook (billing service).
+
+Paths:
+  GET  /v1/invoices                                   the caller's, by role; paginated
+  POST /v1/appointments/{appointment_id}/payment      the client authorizes payment (manual capture)
+  POST /v1/invoices/{invoice_id}/payments             a clinic admin records a manual payment
+  GET  /v1/clinics/{clinic_id}/billing                payment-first, sliding scale, no-show fee
+  PUT  /v1/clinics/{clinic_id}/billing
+  GET  /v1/clinics/{clinic_id}/ledger/check           the ledger invariant, for clinic admins
+  GET  /v1/therapists/{therapist_id}/payouts          ?period=YYYY-MM, a payout statement
+  PUT  /v1/appointments/{appointment_id}/diagnosis    the therapist's ICD-10-CM code
+  GET  /v1/appointments/{appointment_id}/superbill    JSON
+  GET  /v1/appointments/{appointment_id}/superbill.html   printable
+  POST /v1/billing/stripe/webhook                     Stripe's events (billing checks signatures)
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import HTMLResponse
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, ConfigDict, Field
+from rapport.billing.v1 import billing_pb2 as pb
+from rapport.billing.v1 import billing_pb2_grpc
+from rapport.types.v1.money_pb2 import Money
+from starlette.exceptions import HTTPException
+
+from rapport_gateway.deps import Token, auth, stub
+
+DOWNSTREAM = "billing"
+# The gateway stays ready without billing: only its routes answer 503 meanwhile.
+REQUIRED = False
+router = APIRouter(tags=["billing"])
+
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+STATUS_NAMES = {
+    pb.INVOICE_STATUS_OPEN: "open",
+    pb.INVOICE_STATUS_AUTHORIZED: "authorized",
+    pb.INVOICE_STATUS_PAID: "paid",
+    pb.INVOICE_STATUS_VOID: "void",
+    pb.INVOICE_STATUS_REFUNDED: "refunded",
+}
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def billing(request: Request) -> billing_pb2_grpc.BillingServiceStub:
+    return stub(request, DOWNSTREAM, billing_pb2_grpc.BillingServiceStub)
+
+
+def _time(value: Timestamp) -> datetime | None:
+    if value.seconds == 0 and value.nanos == 0:
+        return None
+    return value.ToDatetime(tzinfo=UTC)
+
+
+class MoneyReply(BaseModel):
+    amount_minor: int
+    currency: str
+
+
+def _money(m: Money) -> MoneyReply:
+    return MoneyReply(amount_minor=m.amount_minor, currency=m.currency)
+
+
+class StatusChangeReply(BaseModel):
+    status: str
+    at: datetime | None
+
+
+class InvoiceReply(BaseModel):
+    invoice_id: str
+    appointment_id: str
+    client_id: str
+    therapist_id: str
+    clinic_id: str
+    status: str
+    amount: MoneyReply
+    paid: MoneyReply
+    list_price: MoneyReply
+    earned: bool
+    appointment_start: datetime | None
+    created_at: datetime | None
+    history: list[StatusChangeReply]
+
+
+def invoice_reply(i: pb.Invoice) -> InvoiceReply:
+    return InvoiceReply(
+        invoice_id=i.invoice_id,
+        appointment_id=i.appointment_id,
+        client_id=i.client_id,
+        therapist_id=i.therapist_id,
+        clinic_id=i.clinic_id,
+        status=STATUS_NAMES.get(i.status, "unknown"),
+        amount=_money(i.amount),
+        paid=_money(i.paid),
+        list_price=_money(i.list_price),
+        earned=i.earned,
+        appointment_start=_time(i.appointment_start),
+        created_at=_time(i.created_at),
+        history=[StatusChangeReply(status=h.status, at=_time(h.at)) for h in i.history],
+    )
+
+
+class InvoicesReply(BaseModel):
+    items: list[InvoiceReply]
+    next_cursor: str | None
+
+
+@router.get("/v1/invoices", response_model=InvoicesReply)
+async def list_invoices(
+    request: Request,
+    token: Token,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> InvoicesReply:
+    reply = await billing(request).ListInvoices(
+        pb.ListInvoicesRequest(limit=limit, cursor=cursor), metadata=auth(token)
+    )
+    return InvoicesReply(
+        items=[invoice_reply(i) for i in reply.items], next_cursor=reply.next_cursor or None
+    )
+
+
+class PaymentReply(BaseModel):
+    invoice: InvoiceReply
+    payment_id: str
+    provider: str
+    client_secret: str | None
+    payment_status: str
+
+
+@router.post(
+    "/v1/appointments/{appointment_id}/payment", status_code=201, response_model=PaymentReply
+)
+async def start_payment(appointment_id: Id, request: Request, token: Token) -> PaymentReply:
+    reply = await billing(request).StartPayment(
+        pb.StartPaymentRequest(appointment_id=appointment_id), metadata=auth(token)
+    )
+    return PaymentReply(
+        invoice=invoice_reply(reply.invoice),
+        payment_id=reply.payment_id,
+        provider=reply.provider,
+        client_secret=reply.client_secret or None,
+        payment_status=reply.payment_status,
+    )
+
+
+class ManualPaymentBody(Strict):
+    amount_minor: int = Field(gt=0, le=10**12)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    method: Literal["cash", "cheque", "bank_transfer", "insurance"]
+    reference: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9 _./-]*$")
+
+
+@router.post("/v1/invoices/{invoice_id}/payments", status_code=201, response_model=InvoiceReply)
+async def record_payment(
+    invoice_id: Id, body: ManualPaymentBody, request: Request, token: Token
+) -> InvoiceReply:
+    reply = await billing(request).RecordManualPayment(
+        pb.RecordManualPaymentRequest(
+            invoice_id=invoice_id,
+            amount=Money(amount_minor=body.amount_minor, currency=body.currency),
+            method=body.method,
+            reference=body.reference,
+        ),
+        metadata=auth(token),
+    )
+    return invoice_reply(reply.invoice)
+
+
+class Rate(Strict):
+    client_id: str = Field(min_length=1, max_length=64)
+    rate_bps: int = Field(ge=1, le=10_000)
+
+
+class ClinicBillingBody(Strict):
+    payment_first: bool = False
+    sliding_scale: list[Rate] = Field(default_factory=list, max_length=5000)
+    no_show_fee_minor: int | None = Field(None, ge=0, le=10**9)
+
+
+class ClinicBillingReply(BaseModel):
+    clinic_id: str
+    payment_first: bool
+    sliding_scale: list[Rate]
+    no_show_fee_minor: int | None
+    commission_bps: int
+    currency: str
+
+
+def clinic_reply(b: pb.ClinicBilling) -> ClinicBillingReply:
+    return ClinicBillingReply(
+        clinic_id=b.clinic_id,
+        payment_first=b.payment_first,
+        sliding_scale=[Rate(client_id=r.client_id, rate_bps=r.rate_bps) for r in b.sliding_scale],
+        no_show_fee_minor=b.no_show_fee_minor if b.has_no_show_fee else None,
+        commission_bps=b.commission_bps,
+        currency=b.currency,
+    )
+
+
+@router.get("/v1/clinics/{clinic_id}/billing", response_model=ClinicBillingReply)
+async def get_clinic_billing(clinic_id: Id, request: Request, token: Token) -> ClinicBillingReply:
+    reply = await billing(request).GetClinicBilling(
+        pb.GetClinicBillingRequest(clinic_id=clinic_id), metadata=auth(token)
+    )
+    return clinic_reply(reply.billing)
+
+
+@router.put("/v1/clinics/{clinic_id}/billing", response_model=ClinicBillingReply)
+async def put_clinic_billing(
+    clinic_id: Id, body: ClinicBillingBody, request: Request, token: Token
+) -> ClinicBillingReply:
+    reply = await billing(request).PutClinicBilling(
+        pb.PutClinicBillingRequest(
+            clinic_id=clinic_id,
+            payment_first=body.payment_first,
+            sliding_scale=[
+                pb.SlidingScaleRate(client_id=r.client_id, rate_bps=r.rate_bps)
+                for r in body.sliding_scale
+            ],
+            has_no_show_fee=body.no_show_fee_minor is not None,
+            no_show_fee_minor=body.no_show_fee_minor or 0,
+        ),
+        metadata=auth(token),
+    )
+    return clinic_reply(reply.billing)
+
+
+class BalanceReply(BaseModel):
+    account: str
+    balance: MoneyReply
+
+
+class LedgerCheckReply(BaseModel):
+    balanced: bool
+    entries_checked: int
+    unbalanced_entries: list[str]
+    totals: list[MoneyReply]
+    balances: list[BalanceReply]
+
+
+@router.get("/v1/clinics/{clinic_id}/ledger/check", response_model=LedgerCheckReply)
+async def check_ledger(clinic_id: Id, request: Request, token: Token) -> LedgerCheckReply:
+    r = await billing(request).CheckLedger(
+        pb.CheckLedgerRequest(clinic_id=clinic_id), metadata=auth(token)
+    )
+    return LedgerCheckReply(
+        balanced=r.balanced,
+        entries_checked=r.entries_checked,
+        unbalanced_entries=list(r.unbalanced_entries),
+        totals=[_money(m) for m in r.totals],
+        balances=[BalanceReply(account=b.account, balance=_money(b.balance)) for b in r.balances],
+    )
+
+
+class PayoutLineReply(BaseModel):
+    invoice_id: str
+    appointment_id: str
+    earned_at: datetime | None
+    gross: MoneyReply
+    commission: MoneyReply
+    fees: MoneyReply
+    net: MoneyReply
+
+
+class PayoutReply(BaseModel):
+    therapist_id: str
+    period: str
+    currency: str
+    sessions: int
+    lines: list[PayoutLineReply]
+    gross: MoneyReply
+    commission: MoneyReply
+    fees: MoneyReply
+    net: MoneyReply
+    ledger_net: MoneyReply
+    reconciled: bool
+
+
+@router.get("/v1/therapists/{therapist_id}/payouts", response_model=PayoutReply)
+async def payouts(
+    therapist_id: Id,
+    request: Request,
+    token: Token,
+    period: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC)")],
+) -> PayoutReply:
+    r = await billing(request).GetPayoutStatement(
+        pb.GetPayoutStatementRequest(therapist_id=therapist_id, period=period),
+        metadata=auth(token),
+    )
+    s = r.statement
+    return PayoutReply(
+        therapist_id=s.therapist_id,
+        period=s.period,
+        currency=s.currency,
+        sessions=s.sessions,
+        lines=[
+            PayoutLineReply(
+                invoice_id=x.invoice_id,
+                appointment_id=x.appointment_id,
+                earned_at=_time(x.earned_at),
+                gross=_money(x.gross),
+                commission=_money(x.commission),
+                fees=_money(x.fees),
+                net=_money(x.net),
+            )
+            for x in s.lines
+        ],
+        gross=_money(s.gross),
+        commission=_money(s.commission),
+        fees=_money(s.fees),
+        net=_money(s.net),
+        ledger_net=_money(s.ledger_net),
+        reconciled=s.reconciled,
+    )
+
+
+class DiagnosisBody(Strict):
+    diagnosis_code: str = Field(min_length=3, max_length=8)
+
+
+class LicenseReply(BaseModel):
+    kind: str
+    jurisdiction: str
+    number: str
+
+
+class SuperbillReply(BaseModel):
+    appointment_id: str
+    invoice_id: str
+    client_id: str
+    therapist_id: str
+    clinic_id: str
+    service_date: datetime | None
+    connected_minutes: int
+    cpt_code: str
+    modifier: str | None
+    diagnosis_code: str
+    licenses: list[LicenseReply]
+    charge: MoneyReply
+    paid: MoneyReply
+    modality: str
+
+
+def superbill_reply(b: pb.Superbill) -> SuperbillReply:
+    return SuperbillReply(
+        appointment_id=b.appointment_id,
+        invoice_id=b.invoice_id,
+        client_id=b.client_id,
+        therapist_id=b.therapist_id,
+        clinic_id=b.clinic_id,
+        service_date=_time(b.service_date),
+        connected_minutes=b.connected_minutes,
+        cpt_code=b.cpt_code,
+        modifier=b.modifier or None,
+        diagnosis_code=b.diagnosis_code,
+        licenses=[
+            LicenseReply(kind=x.kind, jurisdiction=x.jurisdiction, number=x.number)
+            for x in b.licenses
+        ],
+        charge=_money(b.charge),
+        paid=_money(b.paid),
+        modality=b.modality,
+    )
+
+
+@router.put("/v1/appointments/{appointment_id}/diagnosis", response_model=SuperbillReply)
+async def set_diagnosis(
+    appointment_id: Id, body: DiagnosisBody, request: Request, token: Token
+) -> SuperbillReply:
+    r = await billing(request).SetDiagnosis(
+        pb.SetDiagnosisRequest(appointment_id=appointment_id, diagnosis_code=body.diagnosis_code),
+        metadata=auth(token),
+    )
+    return superbill_reply(r.superbill)
+
+
+@router.get("/v1/appointments/{appointment_id}/superbill", response_model=SuperbillReply)
+async def superbill(appointment_id: Id, request: Request, token: Token) -> SuperbillReply:
+    r = await billing(request).GetSuperbill(
+        pb.GetSuperbillRequest(appointment_id=appointment_id), metadata=auth(token)
+    )
+    return superbill_reply(r.superbill)
+
+
+def _amount(m: MoneyReply) -> str:
+    return f"{m.amount_minor // 100}.{m.amount_minor % 100:02d} {m.currency}"
+
+
+@router.get("/v1/appointments/{appointment_id}/superbill.html", response_class=HTMLResponse)
+async def superbill_html(appointment_id: Id, request: Request, token: Token) -> HTMLResponse:
+    r = await billing(request).GetSuperbill(
+        pb.GetSuperbillRequest(appointment_id=appointment_id), metadata=auth(token)
+    )
+    b = superbill_reply(r.superbill)
+    e = html.escape
+    licenses = "".join(
+        f"<li>{e(x.kind)} · {e(x.jurisdiction)} · {e(x.number)}</li>" for x in b.licenses
+    )
+    code = e(b.cpt_code + (f"-{b.modifier}" if b.modifier else ""))
+    date = e(b.service_date.date().isoformat() if b.service_date else "")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Superbill</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto}}
+td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}table{{border-collapse:collapse}}
+@media print{{button{{display:none}}}}</style></head>
+<body><h1>Superbill</h1>
+<table>
+<tr><th>Appointment</th><td>{e(b.appointment_id)}</td></tr>
+<tr><th>Invoice</th><td>{e(b.invoice_id)}</td></tr>
+<tr><th>Date of service</th><td>{date}</td></tr>
+<tr><th>Place of service</th><td>02 (telehealth)</td></tr>
+<tr><th>Procedure (CPT)</th><td>{code}</td></tr>
+<tr><th>Minutes together</th><td>{b.connected_minutes}</td></tr>
+<tr><th>Diagnosis (ICD-10-CM)</th><td>{e(b.diagnosis_code)}</td></tr>
+<tr><th>Charge</th><td>{e(_amount(b.charge))}</td></tr>
+<tr><th>Paid</th><td>{e(_amount(b.paid))}</td></tr>
+</table>
+<h2>Therapist licences</h2><ul>{licenses}</ul>
+<button onclick="window.print()">Print</button>
+</body></html>"""
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+class WebhookReply(BaseModel):
+    received: bool
+    applied: bool
+
+
+@router.post("/v1/billing/stripe/webhook", response_model=WebhookReply)
+async def stripe_webhook(
+    request: Request,
+    stripe_signature: Annotated[str, Header(alias="Stripe-Signature", max_length=2000)],
+) -> WebhookReply:
+    payload = await request.body()
+    if len(payload) > MAX_WEBHOOK_BYTES:
+        raise HTTPException(413, "webhook payload too large")
+    r = await billing(request).HandleStripeWebhook(
+        pb.HandleStripeWebhookRequest(payload=payload, signature=stripe_signature)
+    )
+    return WebhookReply(received=True, applied=r.applied)
