@@ -60,7 +60,15 @@ async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, 
         lambda: clinic.appointment(client, aid), lambda a: a["status"] == "confirmed"
     )
     assert confirmed["appointment_id"] == aid
-    invoice = await clinic.wait_invoice(client, aid, lambda i: i["status"] == "authorized")
+    # Billing hears of the confirmation on scheduling's stream, in its own time: wait for it, or
+    # the session_ended below (another stream, no order between them) may be applied first.
+    invoice = await clinic.wait_invoice(
+        client,
+        aid,
+        lambda i: (
+            i["status"] == "authorized" and "confirmed" in [h["status"] for h in i["history"]]
+        ),
+    )
 
     # The session happens; the relay reports it (three deliveries of one event).
     await session_ended(relay_bus, aid, minutes=50, deliveries=3)

@@ -62,7 +62,7 @@ class Care:
         assert r.status_code == 200, r.text
         person.totp_secret = r.json()["secret"]
         r = await self.http.post(
-            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": person.next_code()}
+            "/v1/auth/mfa/confirm", headers=person.h, json={"totp_code": await person.next_code()}
         )
         assert r.status_code == 200, r.text
         await self.practice.login(person, mfa=True)
