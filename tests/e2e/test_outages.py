@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import grpc
@@ -44,16 +45,18 @@ async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, t
     try:
         mongo.kill()
         assert not await app.server.probe_once()
+        # Each step is bounded, so a hang fails here, naming the step, not at the suite's timeout.
         with pytest.raises(grpc.aio.AioRpcError) as info:
-            await stub.Register(
-                pb.RegisterRequest(
-                    email=f"x{uuid.uuid4().hex[:6]}@example.org",
-                    password="long enough pass",
-                    role=pb.ROLE_CLIENT,
-                    display_name="X",
-                    jurisdiction="US-NY",
+            async with asyncio.timeout(60):
+                await stub.Register(
+                    pb.RegisterRequest(
+                        email=f"x{uuid.uuid4().hex[:6]}@example.org",
+                        password="long enough pass",
+                        role=pb.ROLE_CLIENT,
+                        display_name="X",
+                        jurisdiction="US-NY",
+                    )
                 )
-            )
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         mongo.restart()
         await eventually(app.server.probe_once, what="SERVING once Mongo is back")
@@ -63,8 +66,10 @@ async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, t
         assert await app.store.db.outbox.count_documents({}) == 0
     finally:
         await channel.close()
-        await app.stop(0)
-        mongo.stop()
+        try:
+            await asyncio.wait_for(app.stop(0), 60)  # a stop that hangs is a failure, named
+        finally:
+            mongo.stop()
 
 
 async def test_identity_not_serving_while_vault_is_down(deps, tmp_path):
