@@ -7,6 +7,8 @@ captured in memory for the whole test process.
 
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,12 @@ from pathlib import Path
 import pytest
 from rapport_local import procs, vault_bootstrap
 from rapport_platform.telemetry import Capture, capture_in_memory
+
+# The key of internal service tokens, as the local stack and the chart give it to the gateway and
+# identity: every gateway and identity a test starts (settings read the environment) share it.
+SERVICE_TOKEN_KEY = secrets.token_hex(32)
+os.environ["RAPPORT_GATEWAY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
+os.environ["RAPPORT_IDENTITY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
 
 
 @dataclass
