@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rapport_local import procs, vault_bootstrap
+from rapport_local import nats_auth, procs, vault_bootstrap
 from rapport_platform.telemetry import Capture, capture_in_memory
 
 # The key of internal service tokens, as the local stack and the chart give it to the gateway and
@@ -31,10 +31,16 @@ class Deps:
     mongo: procs.Proc
     vault: procs.Proc
     vault_tokens: dict[str, str]
+    nats_passwords: dict[str, str]
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """The tests' own NATS user: it may publish anything (tests forge facts on purpose)."""
+        return self.nats_url_for(nats_auth.TEST_USER)
+
+    def nats_url_for(self, service: str) -> str:
+        """A service's own NATS user, with its permissions (rapport_local.nats_auth)."""
+        return nats_auth.url_for(self.nats.url, service, self.nats_passwords[service])
 
     @property
     def mongo_uri(self) -> str:
@@ -53,13 +59,21 @@ def telemetry() -> Capture:
 @pytest.fixture(scope="session")
 def deps(tmp_path_factory: pytest.TempPathFactory, telemetry: Capture) -> Iterator[Deps]:
     base: Path = tmp_path_factory.mktemp("deps")
-    nats = procs.start_nats(procs.free_port(), base / "nats", log_path=base / "nats.log")
+    # Permissions on, as in the local stack and the chart: each service its own user.
+    passwords = nats_auth.new_passwords(extra=(nats_auth.TEST_USER,))
+    config = base / "nats.conf"
+    config.write_text(nats_auth.server_config(passwords))
+    nats = procs.start_nats(
+        procs.free_port(), base / "nats", log_path=base / "nats.log", config=config
+    )
     mongo = procs.start_secantus(procs.free_port(), ":memory:", log_path=base / "mongo.log")
     root = f"root-{uuid.uuid4()}"
     vault = procs.start_bao_dev(procs.free_port(), root, log_path=base / "bao.log")
     try:
         tokens = vault_bootstrap.bootstrap(vault.url, root)
-        yield Deps(nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens)
+        yield Deps(
+            nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens, nats_passwords=passwords
+        )
     finally:
         for p in (vault, mongo, nats):
             p.stop()
@@ -92,9 +106,9 @@ def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
         "grpc_port": procs.free_port(),
         "mongo_uri": deps.mongo_uri,
         "mongo_db": unique_db("identity"),
-        "nats_url": deps.nats_url,
         "vault_addr": deps.vault_addr,
         "vault_token": deps.vault_tokens["identity"],
+        "nats_url": deps.nats_url_for("identity"),
         "drain_seconds": 0.5,
         # Every test signs up through the gateway from 127.0.0.1: one address, hundreds of
         # accounts. Sign-up throttling has its own tests (tests/identity/test_throttling.py).
@@ -109,8 +123,8 @@ def scheduling_settings(deps: Deps, identity_addr: str, **overrides: object) -> 
         "grpc_port": procs.free_port(),
         "mongo_uri": deps.mongo_uri,
         "mongo_db": unique_db("scheduling"),
-        "nats_url": deps.nats_url,
         "identity_addr": identity_addr,
+        "nats_url": deps.nats_url_for("scheduling"),
         "drain_seconds": 0.5,
     }
     values.update(overrides)
