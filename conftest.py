@@ -23,6 +23,10 @@ from rapport_platform.telemetry import Capture, capture_in_memory
 SERVICE_TOKEN_KEY = secrets.token_hex(32)
 os.environ["RAPPORT_GATEWAY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
 os.environ["RAPPORT_IDENTITY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
+# Scheduling's own key: its consumers re-check facts with identity.
+SCHEDULING_TOKEN_KEY = secrets.token_hex(32)
+os.environ["RAPPORT_SCHEDULING_SERVICE_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
+os.environ["RAPPORT_IDENTITY_SCHEDULING_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
 
 
 @dataclass

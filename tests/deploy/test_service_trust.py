@@ -66,20 +66,26 @@ def test_each_service_is_its_own_nats_user_with_only_its_permissions(
     assert not r.has("ConfigMap", "nats")
 
 
-def test_only_the_gateway_and_identity_hold_the_service_token_key(
+def test_only_the_services_that_sign_or_check_hold_a_service_token_key(
     renders: dict[str, Any], kit: ModuleType
 ) -> None:
-    for values_set, secret in (("dev", "rapport-service-token"), ("production", None)):
+    # variable suffix -> (key in the Secret, the services that get it)
+    holders = {
+        "SERVICE_TOKEN_KEY": {"gateway": "service-token-key", "identity": "service-token-key",
+                              "scheduling": "scheduling-token-key"},
+        "SCHEDULING_TOKEN_KEY": {"identity": "scheduling-token-key"},
+    }  # fmt: skip
+    for values_set, generated in (("dev", True), ("production", False)):
         r = renders[values_set]
         for service in kit.SERVICES:
             if not r.has("Deployment", service):
                 continue
             env = _service_env(r, kit, service)
-            name = f"RAPPORT_{service.upper().replace('-', '_')}_SERVICE_TOKEN_KEY"
-            if service in ("gateway", "identity"):
-                ref = env[name]["valueFrom"]["secretKeyRef"]
-                assert ref["key"] == "service-token-key"
-                assert ref["name"] == (secret or "rapport-service-token")
-            else:
-                assert name not in env
-        assert r.has("Secret", "rapport-service-token") == (secret is not None)
+            prefix = f"RAPPORT_{service.upper().replace('-', '_')}_"
+            for suffix, keys in holders.items():
+                if service in keys:
+                    ref = env[prefix + suffix]["valueFrom"]["secretKeyRef"]
+                    assert ref == {"name": "rapport-service-token", "key": keys[service]}
+                else:
+                    assert prefix + suffix not in env
+        assert r.has("Secret", "rapport-service-token") == generated

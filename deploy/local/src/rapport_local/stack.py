@@ -180,6 +180,10 @@ def service_env(
         env[f"{p}SERVICE_TOKEN_KEY"] = environ.get(f"{p}SERVICE_TOKEN_KEY") or kept_secret(
             cfg, "service-token-key"
         )
+    if spec.name in ("scheduling", "identity"):
+        # Scheduling's own key: its consumers re-check facts with identity.
+        name = "SERVICE_TOKEN_KEY" if spec.name == "scheduling" else "SCHEDULING_TOKEN_KEY"
+        env[f"{p}{name}"] = environ.get(f"{p}{name}") or kept_secret(cfg, "scheduling-token-key")
     env[f"{p}VAULT_ADDR"] = cfg.vault_addr
     if token := tokens.get(spec.name):
         env[f"{p}VAULT_TOKEN"] = token

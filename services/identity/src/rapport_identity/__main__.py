@@ -106,6 +106,7 @@ def create(
         passwords=passwords,
         clock=now,
         service_token_key=settings.service_token_key,
+        scheduling_token_key=settings.scheduling_token_key,
     )
     periodic = Periodic(
         store,

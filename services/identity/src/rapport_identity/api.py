@@ -173,9 +173,11 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         passwords: PasswordHashing,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         service_token_key: str = "",
+        scheduling_token_key: str = "",
     ) -> None:
         self.store = store
         self.service_token_key = service_token_key
+        self.scheduling_token_key = scheduling_token_key
         self.passwords = passwords
         self.outbox = outbox
         self.users = Users(store)
@@ -791,7 +793,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     async def GetTherapistProfile(
         self, request: pb.GetTherapistProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetTherapistProfileResponse:
-        await self._principal(context)
+        # Signed-in accounts, or scheduling re-checking a fact before it moves data across
+        # clinics (a service token bound to this therapist).
+        if not (
+            request.therapist_id
+            and service_auth.asserted(
+                context.invocation_metadata(),
+                self.scheduling_token_key,
+                issuer=service_auth.SCHEDULING,
+                audience=service_auth.IDENTITY,
+                claims={"therapist_id": request.therapist_id},
+            )
+        ):
+            await self._principal(context)
         profile = await self.profiles.by_id(request.therapist_id) if request.therapist_id else None
         if profile is None:
             raise NotFound("this therapist has no profile")

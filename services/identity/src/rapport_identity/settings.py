@@ -43,6 +43,8 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
 
     # Checks the gateway's service tokens: only a call signed with it may assert a client address.
     service_token_key: ServiceTokenKey = ""
+    # Checks scheduling's service tokens: its consumers re-check facts with identity.
+    scheduling_token_key: ServiceTokenKey = ""
 
     invitation_ttl_hours: int = Field(7 * 24, ge=1, le=30 * 24)
     license_sweep_check_seconds: float = Field(
