@@ -93,8 +93,8 @@ def test_no_secret_in_clear(renders: dict[str, Any], kit: ModuleType, values_set
             for name in ("RAPPORT_IDENTITY_MONGO_URI", "RAPPORT_BILLING_MONGO_URI"):
                 if name in _env(c):
                     assert "secretKeyRef" in _env(c)[name]["valueFrom"]
-    # The only Secrets the chart writes are generated (never taken from values) or hold no
-    # credential (the in-chart MongoDB URI); production writes none at all.
+    # The only Secrets the chart writes are generated (never taken from values); production
+    # writes none at all.
     generated = {
         "mongodb-uri",
         "vault-dev-root-token",
@@ -104,6 +104,8 @@ def test_no_secret_in_clear(renders: dict[str, Any], kit: ModuleType, values_set
         "rapport-nats-users",
         "nats",
         "rapport-service-token",
+        # MongoDB's administrator and keyfile (mongodb-uri holds each service's own user).
+        "mongodb-auth",
     }
     assert {s["metadata"]["name"] for s in r.of_kind("Secret")} <= generated
     if values_set == "production":
