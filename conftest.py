@@ -7,14 +7,26 @@ captured in memory for the whole test process.
 
 from __future__ import annotations
 
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rapport_local import procs, vault_bootstrap
+from rapport_local import nats_auth, procs, vault_bootstrap
 from rapport_platform.telemetry import Capture, capture_in_memory
+
+# The key of internal service tokens, as the local stack and the chart give it to the gateway and
+# identity: every gateway and identity a test starts (settings read the environment) share it.
+SERVICE_TOKEN_KEY = secrets.token_hex(32)
+os.environ["RAPPORT_GATEWAY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
+os.environ["RAPPORT_IDENTITY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
+# Scheduling's own key: its consumers re-check facts with identity.
+SCHEDULING_TOKEN_KEY = secrets.token_hex(32)
+os.environ["RAPPORT_SCHEDULING_SERVICE_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
+os.environ["RAPPORT_IDENTITY_SCHEDULING_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
 
 
 @dataclass
@@ -23,10 +35,16 @@ class Deps:
     mongo: procs.Proc
     vault: procs.Proc
     vault_tokens: dict[str, str]
+    nats_passwords: dict[str, str]
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """The tests' own NATS user: it may publish anything (tests forge facts on purpose)."""
+        return self.nats_url_for(nats_auth.TEST_USER)
+
+    def nats_url_for(self, service: str) -> str:
+        """A service's own NATS user, with its permissions (rapport_local.nats_auth)."""
+        return nats_auth.url_for(self.nats.url, service, self.nats_passwords[service])
 
     @property
     def mongo_uri(self) -> str:
@@ -45,13 +63,21 @@ def telemetry() -> Capture:
 @pytest.fixture(scope="session")
 def deps(tmp_path_factory: pytest.TempPathFactory, telemetry: Capture) -> Iterator[Deps]:
     base: Path = tmp_path_factory.mktemp("deps")
-    nats = procs.start_nats(procs.free_port(), base / "nats", log_path=base / "nats.log")
+    # Permissions on, as in the local stack and the chart: each service its own user.
+    passwords = nats_auth.new_passwords(extra=(nats_auth.TEST_USER,))
+    config = base / "nats.conf"
+    config.write_text(nats_auth.server_config(passwords))
+    nats = procs.start_nats(
+        procs.free_port(), base / "nats", log_path=base / "nats.log", config=config
+    )
     mongo = procs.start_secantus(procs.free_port(), ":memory:", log_path=base / "mongo.log")
     root = f"root-{uuid.uuid4()}"
     vault = procs.start_bao_dev(procs.free_port(), root, log_path=base / "bao.log")
     try:
         tokens = vault_bootstrap.bootstrap(vault.url, root)
-        yield Deps(nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens)
+        yield Deps(
+            nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens, nats_passwords=passwords
+        )
     finally:
         for p in (vault, mongo, nats):
             p.stop()
@@ -87,9 +113,9 @@ def identity_settings(deps: Deps, **overrides: object) -> IdentitySettings:
         "grpc_port": procs.free_port(),
         "mongo_uri": deps.mongo_uri,
         "mongo_db": unique_db("identity"),
-        "nats_url": deps.nats_url,
         "vault_addr": deps.vault_addr,
         "vault_token": deps.vault_tokens["identity"],
+        "nats_url": deps.nats_url_for("identity"),
         "drain_seconds": 0.5,
         # Every test signs up through the gateway from 127.0.0.1: one address, hundreds of
         # accounts. Sign-up throttling has its own tests (tests/identity/test_throttling.py).
@@ -104,8 +130,8 @@ def scheduling_settings(deps: Deps, identity_addr: str, **overrides: object) -> 
         "grpc_port": procs.free_port(),
         "mongo_uri": deps.mongo_uri,
         "mongo_db": unique_db("scheduling"),
-        "nats_url": deps.nats_url,
         "identity_addr": identity_addr,
+        "nats_url": deps.nats_url_for("scheduling"),
         "drain_seconds": 0.5,
     }
     values.update(overrides)
@@ -118,7 +144,7 @@ def billing_settings(deps: Deps, identity_addr: str, **overrides: object) -> Bil
         "grpc_port": procs.free_port(),
         "mongo_uri": deps.mongo_uri,
         "mongo_db": unique_db("billing"),
-        "nats_url": deps.nats_url,
+        "nats_url": deps.nats_url_for("billing"),
         "identity_addr": identity_addr,
         "drain_seconds": 0.5,
         "provider": "stripe",

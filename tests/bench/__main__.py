@@ -252,7 +252,7 @@ def report(f: Figures, args: argparse.Namespace, rss: dict[str, float]) -> str:
 
 async def main(args: argparse.Namespace) -> int:
     # The root conftest's launchers: the same real dependencies and in-process services as tests.
-    from rapport_local import procs, vault_bootstrap
+    from rapport_local import nats_auth, procs, vault_bootstrap
     from rapport_notes_vault.__main__ import create as create_notes
     from rapport_scheduling.__main__ import create as create_scheduling
 
@@ -261,7 +261,11 @@ async def main(args: argparse.Namespace) -> int:
     from tests.notes_vault.conftest import notes_settings
 
     base = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
-    nats = procs.start_nats(procs.free_port(), base / "nats", log_path=base / "nats.log")
+    passwords = nats_auth.new_passwords(extra=(nats_auth.TEST_USER,))
+    (base / "nats.conf").write_text(nats_auth.server_config(passwords))
+    nats = procs.start_nats(
+        procs.free_port(), base / "nats", log_path=base / "nats.log", config=base / "nats.conf"
+    )
     mongo = procs.start_secantus(procs.free_port(), ":memory:", log_path=base / "mongo.log")
     root = f"root-{uuid.uuid4()}"
     vault = procs.start_bao_dev(procs.free_port(), root, log_path=base / "bao.log")
@@ -269,7 +273,9 @@ async def main(args: argparse.Namespace) -> int:
     identity: procs.Proc | None = None
     try:
         tokens = vault_bootstrap.bootstrap(vault.url, root)
-        deps = conftest.Deps(nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens)
+        deps = conftest.Deps(
+            nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens, nats_passwords=passwords
+        )
         identity_settings = conftest.identity_settings(deps)
         identity = start_identity_process(identity_settings, base / "identity.log")
         identity_addr = f"127.0.0.1:{identity_settings.grpc_port}"
@@ -318,7 +324,7 @@ async def main(args: argparse.Namespace) -> int:
 
             print("relayed chat: starting two relay processes...", file=sys.stderr)
             chat = await relay_bench.run(
-                nats.url,
+                deps.nats_url_for("session-relay"),
                 mongo.url,
                 base,
                 room_counts=[int(n) for n in args.rooms.split(",") if n],

@@ -179,7 +179,7 @@ async def nats_round_trip(nats_url: str, *, count: int) -> ChatFigures:
         async def on_msg(msg) -> None:
             await got.put(msg.data)
 
-        subject = f"bench.{uuid.uuid4().hex}"
+        subject = f"rapport.relay.room.bench-{uuid.uuid4().hex}"  # the relay user's subjects
         await nc.subscribe(subject, cb=on_msg)
         await nc.flush()
         started = time.perf_counter()

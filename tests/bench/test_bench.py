@@ -67,7 +67,7 @@ async def test_relay_bench_relays_chat_and_reports(stack, tmp_path):
     from tests.bench import relay
 
     figures = await relay.run(
-        stack.deps.nats_url,
+        stack.deps.nats_url_for("session-relay"),
         stack.deps.mongo_uri,
         tmp_path,
         room_counts=[2],

@@ -36,7 +36,8 @@ RAPPORT_SERVICES = frozenset(
 )
 SERVICES_WITH_SECRETS = frozenset(
     f"Deployment.rapport.{s}"
-    for s in ("identity", "scheduling", "notes-vault", "billing", "session-relay")
+    # The gateway: its service-token key (rapport_platform.service_auth).
+    for s in ("gateway", "identity", "scheduling", "notes-vault", "billing", "session-relay")
 )
 EVERYTHING = None  # wildcard for resources / value sets
 
@@ -70,6 +71,7 @@ JUSTIFIED: dict[str, Justified] = {
     # CKV_K8S_35 "Prefer using secrets as files over secrets as environment variables".
     # The services are configured through environment variables only (12-factor, the
     # architecture's contract; pydantic-settings): MongoDB URIs (which carry credentials)
+    # NATS URLs (each service's own user), the gateway's and identity's service-token key
     # and, with vault.auth=token, the Vault token come from secretKeyRef — never from
     # values. The Vault dev server takes its root token only from VAULT_DEV_ROOT_TOKEN_ID
     # (dev mode only). coturn takes its TURN secret only as an argument (from the env).

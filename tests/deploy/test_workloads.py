@@ -93,9 +93,20 @@ def test_no_secret_in_clear(renders: dict[str, Any], kit: ModuleType, values_set
             for name in ("RAPPORT_IDENTITY_MONGO_URI", "RAPPORT_BILLING_MONGO_URI"):
                 if name in _env(c):
                     assert "secretKeyRef" in _env(c)[name]["valueFrom"]
-    # The only Secrets the chart writes are generated (never taken from values) or hold no
-    # credential (the in-chart MongoDB URI); production writes none at all.
-    generated = {"mongodb-uri", "vault-dev-root-token", "grafana-admin", "rapport-session-relay"}
+    # The only Secrets the chart writes are generated (never taken from values); production
+    # writes none at all.
+    generated = {
+        "mongodb-uri",
+        "vault-dev-root-token",
+        "grafana-admin",
+        "rapport-session-relay",
+        # NATS users' passwords and the server config holding them; the service-token key.
+        "rapport-nats-users",
+        "nats",
+        "rapport-service-token",
+        # MongoDB's administrator and keyfile (mongodb-uri holds each service's own user).
+        "mongodb-auth",
+    }
     assert {s["metadata"]["name"] for s in r.of_kind("Secret")} <= generated
     if values_set == "production":
         assert r.of_kind("Secret") == []

@@ -23,7 +23,7 @@ def identity_env(deps, port: int, **extra: str) -> dict[str, str]:
             "RAPPORT_IDENTITY_GRPC_PORT": str(port),
             "RAPPORT_IDENTITY_MONGO_URI": deps.mongo_uri,
             "RAPPORT_IDENTITY_MONGO_DB": unique_db("identity"),
-            "RAPPORT_IDENTITY_NATS_URL": deps.nats_url,
+            "RAPPORT_IDENTITY_NATS_URL": deps.nats_url_for("identity"),
             "RAPPORT_IDENTITY_VAULT_ADDR": deps.vault_addr,
             "RAPPORT_IDENTITY_VAULT_TOKEN": deps.vault_tokens["identity"],
             "RAPPORT_IDENTITY_DRAIN_SECONDS": "2",

@@ -23,7 +23,7 @@ def scheduling_env(deps, port: int, **extra: str) -> dict[str, str]:
             "RAPPORT_SCHEDULING_GRPC_PORT": str(port),
             "RAPPORT_SCHEDULING_MONGO_URI": deps.mongo_uri,
             "RAPPORT_SCHEDULING_MONGO_DB": unique_db("scheduling"),
-            "RAPPORT_SCHEDULING_NATS_URL": deps.nats_url,
+            "RAPPORT_SCHEDULING_NATS_URL": deps.nats_url_for("scheduling"),
             "RAPPORT_SCHEDULING_DRAIN_SECONDS": "0",
             **extra,
         }

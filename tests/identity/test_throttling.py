@@ -15,6 +15,8 @@ from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport_platform.rpc import client_channel
 
+from tests.identity.gateway_word import as_gateway
+
 PASSWORD = "correct horse battery"
 
 
@@ -96,7 +98,10 @@ async def test_one_address_failing_on_many_accounts_is_slowed_then_locked(thrott
 
     async def login(who: str, password: str, address: str) -> grpc.StatusCode:
         try:
-            await stub.Login(pb.LoginRequest(email=who, password=password, client_address=address))
+            await stub.Login(
+                pb.LoginRequest(email=who, password=password, client_address=address),
+                metadata=as_gateway(address),
+            )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 assert dict(exc.trailing_metadata())["retry-after"].isdigit()
@@ -159,7 +164,7 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(throttled
             email=victim, password=f"guess number {i:04}", client_address=f"198.18.0.{i}"
         )
         try:
-            await stub.Login(request)
+            await stub.Login(request, metadata=as_gateway(request.client_address))
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 assert dict(exc.trailing_metadata())["retry-after"].isdigit()
@@ -178,7 +183,7 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(throttled
             # The account is held back even for its owner's right password now.
             owner = pb.LoginRequest(email=victim, password=PASSWORD, client_address="192.0.2.1")
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await stub.Login(owner)
+                await stub.Login(owner, metadata=as_gateway(owner.client_address))
             assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         await channel.close()
@@ -240,7 +245,8 @@ async def test_sign_ups_from_one_address_are_limited(make_stack, deps):
                     display_name="S",
                     jurisdiction="US-CA",
                     client_address="203.0.113.77",
-                )
+                ),
+                metadata=as_gateway("203.0.113.77"),
             )
         finally:
             await channel.close()

@@ -32,7 +32,7 @@ def notes_settings(stack, **overrides) -> NotesVaultSettings:
         "grpc_port": procs.free_port(),
         "mongo_uri": stack.deps.mongo_uri,
         "mongo_db": unique_db("notes"),
-        "nats_url": stack.deps.nats_url,
+        "nats_url": stack.deps.nats_url_for("notes-vault"),
         "identity_addr": stack.identity_addr,
         "vault_addr": stack.deps.vault_addr,
         "vault_token": stack.deps.vault_tokens["notes-vault"],

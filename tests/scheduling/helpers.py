@@ -230,7 +230,7 @@ def replica_settings(stack, **overrides) -> SchedulingSettings:
         "grpc_port": procs.free_port(),
         "mongo_uri": stack.deps.mongo_uri,
         "mongo_db": stack.scheduling.settings.mongo_db,
-        "nats_url": stack.deps.nats_url,
+        "nats_url": stack.deps.nats_url_for("scheduling"),
         "identity_addr": stack.identity_addr,
         "drain_seconds": 0.2,
     }

@@ -29,7 +29,7 @@ def relay_settings(stack, db: str, **overrides: Any) -> SessionRelaySettings:
         "http_port": procs.free_port(),
         "mongo_uri": stack.deps.mongo_uri,
         "mongo_db": db,
-        "nats_url": stack.deps.nats_url,
+        "nats_url": stack.deps.nats_url_for("session-relay"),
         "identity_addr": stack.identity_addr,
         "scheduling_addr": stack.scheduling_addr,
         "drain_seconds": 0.2,

@@ -29,7 +29,9 @@ async def _hello(settings, booked, token: str) -> int | None:
     return await peer.closed()
 
 
-async def test_cancelling_closes_the_live_room_and_revokes_its_tokens(relay, rpractice, rhttp):
+async def test_cancelling_closes_the_live_room_and_revokes_its_tokens(
+    stack, relay, rpractice, rhttp
+):
     booked = await book_session(rpractice, rhttp)
     s = relay.settings
     therapist, client = await admitted_pair(s, s, booked)
@@ -41,7 +43,7 @@ async def test_cancelling_closes_the_live_room_and_revokes_its_tokens(relay, rpr
     assert await therapist.closed() == 4002
     assert await _hello(s, booked, booked.tokens["therapist"]["token"]) == 4002
     ended, _ = await _event(
-        s.nats_url,
+        stack.deps.nats_url,  # the tests' user reads any stream
         "rapport.sessions.session_ended",
         booked.appointment_id,
         sessions_pb2.SessionEnded,
@@ -91,7 +93,7 @@ async def test_time_up_closes_the_room_for_both(stack, relay, rpractice, rhttp):
         assert await client.closed() == 4001
         assert await therapist.closed() == 4001
         ended, _ = await _event(
-            late.nats_url,
+            stack.deps.nats_url,
             "rapport.sessions.session_ended",
             booked.appointment_id,
             sessions_pb2.SessionEnded,
@@ -114,7 +116,7 @@ async def test_a_room_everyone_left_still_ends_at_time_up(stack, relay, rpractic
         await therapist.close()
         clock.offset = closes_at + timedelta(seconds=1) - datetime.now(UTC)
         ended, _ = await _event(
-            late.nats_url,
+            stack.deps.nats_url,
             "rapport.sessions.session_ended",
             booked.appointment_id,
             sessions_pb2.SessionEnded,

@@ -76,7 +76,7 @@ async def test_a_whole_session(relay, rpractice, rhttp, stack):
     assert await therapist.closed() == 4000
 
     ended, headers = await _event(
-        s.nats_url,
+        stack.deps.nats_url,  # the tests' user reads any stream
         "rapport.sessions.session_ended",
         booked.appointment_id,
         sessions_pb2.SessionEnded,
@@ -87,7 +87,7 @@ async def test_a_whole_session(relay, rpractice, rhttp, stack):
     assert roles["client"].user_id == booked.client.user_id
     assert ended.connected_seconds >= 0 and ended.ended_at.seconds >= ended.started_at.seconds
     started, _ = await _event(
-        s.nats_url,
+        stack.deps.nats_url,  # the tests' user reads any stream
         "rapport.sessions.session_started",
         booked.appointment_id,
         sessions_pb2.SessionStarted,

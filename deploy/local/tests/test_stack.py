@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 from rapport_local.procs import ProcError, free_port, vault_client
-from rapport_local.stack import SERVICES_BY_NAME, ServiceSpec, StackConfig, service_env
+from rapport_local.stack import (
+    SERVICES_BY_NAME,
+    ServiceSpec,
+    StackConfig,
+    nats_passwords,
+    service_env,
+)
 from rapport_local.stack import start_service as start_service_proc
 
 # -- env construction (no processes) ---------------------------------------------------------
@@ -39,11 +45,21 @@ def test_defaults_and_service_env_names(tmp_path: Path) -> None:
         "RAPPORT_NOTES_VAULT_GRPC_PORT": "50054",
         "RAPPORT_NOTES_VAULT_MONGO_URI": "mongodb://127.0.0.1:27018/?directConnection=true",
         "RAPPORT_NOTES_VAULT_MONGO_DB": "rapport_notes_vault",
-        "RAPPORT_NOTES_VAULT_NATS_URL": "nats://127.0.0.1:14222",
+        "RAPPORT_NOTES_VAULT_NATS_URL": (
+            f"nats://notes-vault:{nats_passwords(cfg)['notes-vault']}@127.0.0.1:14222"
+        ),
         "RAPPORT_NOTES_VAULT_IDENTITY_ADDR": "127.0.0.1:50051",
         "RAPPORT_NOTES_VAULT_VAULT_ADDR": "http://127.0.0.1:18200",
         "RAPPORT_NOTES_VAULT_VAULT_TOKEN": "tok",
     }
+    # Each service its own NATS user; the gateway and identity share the service-token key.
+    assert len(set(nats_passwords(cfg).values())) == 5
+    gateway_key = service_env(SERVICES_BY_NAME["gateway"], cfg, {}, {})[
+        "RAPPORT_GATEWAY_SERVICE_TOKEN_KEY"
+    ]
+    identity = service_env(SERVICES_BY_NAME["identity"], cfg, {}, {})
+    assert identity["RAPPORT_IDENTITY_SERVICE_TOKEN_KEY"] == gateway_key
+    assert len(gateway_key) >= 32
     relay = service_env(SERVICES_BY_NAME["session-relay"], cfg, {}, {})
     assert relay["RAPPORT_SESSION_RELAY_HTTP_PORT"] == "8081"
     assert relay["RAPPORT_SESSION_RELAY_GRPC_PORT"] == "50053"

@@ -98,7 +98,7 @@ mongodb-uri
 
 {{- define "rapport.mongoSecretKey" -}}
 {{- if .root.Values.mongodb.enabled -}}
-mongo-uri
+{{ .name }}-uri
 {{- else -}}
 {{ (.v.mongo).uriKey | default .root.Values.mongodb.external.uriKey }}
 {{- end -}}

@@ -253,10 +253,19 @@ def wait_for_http(
 
 
 # -- NATS ----------------------------------------------------------------------------------
-def start_nats(port: int, store_dir: str | Path, *, log_path: Path | str | None = None) -> Proc:
-    """nats-server with JetStream, loopback only (without -a it binds every interface)."""
+def start_nats(
+    port: int,
+    store_dir: str | Path,
+    *,
+    log_path: Path | str | None = None,
+    config: Path | None = None,
+) -> Proc:
+    """nats-server with JetStream, loopback only (without -a it binds every interface).
+    `config`: a config file (users and permissions, rapport_local.nats_auth)."""
     Path(store_dir).mkdir(parents=True, exist_ok=True)
     argv = [find_binary("nats-server"), "-a", HOST, "-p", str(port), "-js", "-sd", str(store_dir)]
+    if config is not None:
+        argv += ["-c", str(config)]
     return Proc("nats", argv, port=port, url=f"nats://{HOST}:{port}", log_path=log_path).start()
 
 

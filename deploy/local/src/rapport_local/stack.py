@@ -23,6 +23,7 @@ from types import FrameType
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from rapport_local import nats_auth
 from rapport_local.procs import (
     HOST,
     Proc,
@@ -157,7 +158,8 @@ def service_env(
             f"{p}GRPC_PORT": str(spec.port("GRPC", environ)),
             f"{p}MONGO_URI": cfg.mongo_uri,
             f"{p}MONGO_DB": spec.mongo_db,
-            f"{p}NATS_URL": cfg.nats_url,
+            # Its own NATS user, limited to its own subjects (rapport_local.nats_auth).
+            f"{p}NATS_URL": service_nats_url(cfg, spec.name),
             f"{p}IDENTITY_ADDR": grpc_addr("identity"),
         }
     if spec.http_port is not None:
@@ -173,10 +175,56 @@ def service_env(
             f"{p}PUBLIC_URL": f"http://{HOST}:{spec.port('HTTP', environ)}",
             f"{p}TOKEN_SECRET": environ.get(f"{p}TOKEN_SECRET") or relay_secret(cfg),
         }
+    if spec.name in ("gateway", "identity"):
+        # Signs and checks the gateway's word on internal calls (rapport_platform.service_auth).
+        env[f"{p}SERVICE_TOKEN_KEY"] = environ.get(f"{p}SERVICE_TOKEN_KEY") or kept_secret(
+            cfg, "service-token-key"
+        )
+    if spec.name in ("scheduling", "identity"):
+        # Scheduling's own key: its consumers re-check facts with identity.
+        name = "SERVICE_TOKEN_KEY" if spec.name == "scheduling" else "SCHEDULING_TOKEN_KEY"
+        env[f"{p}{name}"] = environ.get(f"{p}{name}") or kept_secret(cfg, "scheduling-token-key")
     env[f"{p}VAULT_ADDR"] = cfg.vault_addr
     if token := tokens.get(spec.name):
         env[f"{p}VAULT_TOKEN"] = token
     return env
+
+
+def kept_secret(cfg: StackConfig, name: str) -> str:
+    """A random key made once and kept (0600) under the stack's home; a Secret in a cluster."""
+    path = cfg.home / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def nats_passwords(cfg: StackConfig) -> dict[str, str]:
+    """Each service's NATS password: made once, kept (0600) under the stack's home."""
+    path = cfg.home / "secrets" / "nats-users.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(nats_auth.new_passwords(), f)
+    return dict(json.loads(path.read_text()))
+
+
+def service_nats_url(cfg: StackConfig, name: str) -> str:
+    password = nats_passwords(cfg).get(name)
+    return nats_auth.url_for(cfg.nats_url, name, password) if password else cfg.nats_url
+
+
+def nats_config(cfg: StackConfig) -> Path:
+    """nats-server's config with the users and their permissions, written at each start."""
+    path = cfg.home / "secrets" / "nats.conf"
+    nats_passwords(cfg)  # the directory and the passwords exist
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(nats_auth.server_config(nats_passwords(cfg)))
+    return path
 
 
 def relay_secret(cfg: StackConfig) -> str:
@@ -303,7 +351,14 @@ def _start_deps(cfg: StackConfig, procs: list[Proc]) -> dict[str, str]:
         find_binary(name)  # fail before starting anything if one is missing
 
     _say(f"starting NATS on {cfg.nats_url}")
-    procs.append(start_nats(cfg.nats_port, cfg.home / "nats", log_path=cfg.logs / "nats.log"))
+    procs.append(
+        start_nats(
+            cfg.nats_port,
+            cfg.home / "nats",
+            log_path=cfg.logs / "nats.log",
+            config=nats_config(cfg),
+        )
+    )
     _say(f"starting OpenBao on {cfg.vault_addr}")
     bao, root_token = start_bao_persistent(
         cfg.bao_port, cfg.bao_cluster_port, cfg.home / "bao", log_path=cfg.logs / "bao.log"

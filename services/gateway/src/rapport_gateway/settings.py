@@ -1,6 +1,6 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import BaseServiceSettings
+from rapport_platform.settings import BaseServiceSettings, ServiceTokenKey
 
 
 class GatewaySettings(BaseServiceSettings):
@@ -20,3 +20,5 @@ class GatewaySettings(BaseServiceSettings):
         10.0, gt=0, le=60, description="deadline of the calls that hash a password"
     )
     retry_after_seconds: int = Field(5, ge=1, le=300, description="Retry-After on 503")
+    # Signs the gateway's word on internal calls (a client's address to identity).
+    service_token_key: ServiceTokenKey = ""

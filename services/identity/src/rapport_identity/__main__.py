@@ -105,6 +105,8 @@ def create(
         invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
         passwords=passwords,
         clock=now,
+        service_token_key=settings.service_token_key,
+        scheduling_token_key=settings.scheduling_token_key,
     )
     periodic = Periodic(
         store,

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport.types.v1 import money_pb2
+from rapport_platform import service_auth
 from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, Principal, TokenVerifier
 from rapport_platform.errors import (
     AlreadyExists,
@@ -171,8 +172,12 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         invitation_ttl: timedelta,
         passwords: PasswordHashing,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        service_token_key: str = "",
+        scheduling_token_key: str = "",
     ) -> None:
         self.store = store
+        self.service_token_key = service_token_key
+        self.scheduling_token_key = scheduling_token_key
         self.passwords = passwords
         self.outbox = outbox
         self.users = Users(store)
@@ -189,6 +194,20 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self.sign_in = sign_in
         self.invitation_ttl = invitation_ttl
         self.now = clock
+
+    def _client_address(self, context: grpc.aio.ServicerContext, asserted: str) -> str:
+        """The address to throttle: the gateway's word when the call proves it comes from the
+        gateway (a service token bound to this very address); anyone else is throttled by its
+        own network address, whatever it put in the field (empty or rotating values included)."""
+        if asserted and service_auth.asserted(
+            context.invocation_metadata(),
+            self.service_token_key,
+            issuer=service_auth.GATEWAY,
+            audience=service_auth.IDENTITY,
+            claims={"client_address": asserted},
+        ):
+            return asserted
+        return f"peer:{service_auth.peer_host(context.peer())}"
 
     async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
         return await self.verifier.authenticate(context)
@@ -214,16 +233,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         # Counted once the input is valid (bad input writes nothing), before the costly hash and
         # the insert; a duplicate email counts too (it tells an account exists).
-        register_key = domain.throttle_key("register", request.client_address)
-        if request.client_address:
-            await self._reserve(
-                context, [(register_key, self.sign_in.register)], self.now(), sign_up=True
-            )
+        address = self._client_address(context, request.client_address)
+        register_key = domain.throttle_key("register", address)
+        await self._reserve(
+            context, [(register_key, self.sign_in.register)], self.now(), sign_up=True
+        )
         try:
             password_hash = await self.passwords.hash(request.password, context)
-        except Busy:
-            if request.client_address:  # not this address's fault: it may try again
-                await self.throttle.refund(register_key)
+        except Busy:  # not this address's fault: it may try again
+            await self.throttle.refund(register_key)
             raise
 
         async def write(session: Session) -> None:
@@ -292,7 +310,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     ) -> pb.LoginResponse:
         now = self.now()
         email = domain.normalise_email(request.email)
-        keys = self._sign_in_keys(email, request.client_address)
+        keys = self._sign_in_keys(email, self._client_address(context, request.client_address))
         # Counted as a failure until it proves otherwise.
         await self._reserve(context, keys, now)
         found = await self.users.credentials(email)
@@ -775,7 +793,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     async def GetTherapistProfile(
         self, request: pb.GetTherapistProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetTherapistProfileResponse:
-        await self._principal(context)
+        # Signed-in accounts, or scheduling re-checking a fact before it moves data across
+        # clinics (a service token bound to this therapist).
+        if not (
+            request.therapist_id
+            and service_auth.asserted(
+                context.invocation_metadata(),
+                self.scheduling_token_key,
+                issuer=service_auth.SCHEDULING,
+                audience=service_auth.IDENTITY,
+                claims={"therapist_id": request.therapist_id},
+            )
+        ):
+            await self._principal(context)
         profile = await self.profiles.by_id(request.therapist_id) if request.therapist_id else None
         if profile is None:
             raise NotFound("this therapist has no profile")

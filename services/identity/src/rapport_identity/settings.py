@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import GrpcServiceSettings, VaultSettings
+from rapport_platform.settings import GrpcServiceSettings, ServiceTokenKey, VaultSettings
 
 from rapport_identity.keys import MIN_ACTIVATION_SECONDS
 
@@ -40,6 +40,11 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     marketplace_commission_bps: int = Field(2000, ge=0, le=10_000)
     marketplace_cancellation_window_hours: int = Field(24, ge=0, le=336)
     marketplace_late_fee_minor: int = Field(0, ge=0)
+
+    # Checks the gateway's service tokens: only a call signed with it may assert a client address.
+    service_token_key: ServiceTokenKey = ""
+    # Checks scheduling's service tokens: its consumers re-check facts with identity.
+    scheduling_token_key: ServiceTokenKey = ""
 
     invitation_ttl_hours: int = Field(7 * 24, ge=1, le=30 * 24)
     license_sweep_check_seconds: float = Field(

@@ -31,6 +31,21 @@ def _split_list(value: Any) -> Any:
 CommaSeparatedInts = Annotated[tuple[int, ...], NoDecode, BeforeValidator(_split_list)]
 
 
+def _service_token_key(value: Any) -> Any:
+    if isinstance(value, str) and value and len(value.encode()) < 32:
+        raise ValueError("must be at least 32 bytes (generate one with `openssl rand -hex 32`)")
+    return value
+
+
+# The key that signs and checks service tokens on internal calls (rapport_platform.service_auth);
+# empty: this process neither asserts nor trusts anything a service token would prove.
+ServiceTokenKey = Annotated[
+    str,
+    BeforeValidator(_service_token_key),
+    Field(repr=False, description="HS256 key of internal service tokens (a Secret)"),
+]
+
+
 class BaseServiceSettings(BaseSettings):
     """What every Rapport process reads. Subclasses set `env_prefix` to `RAPPORT_<NAME>_`."""
 

@@ -56,7 +56,9 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
         settings.identity_addr, timeout_s=settings.identity_timeout_seconds
     )
     verifier = TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel)))
-    identity = Identity(identity_channel, settings.identity_timeout_seconds)
+    identity = Identity(
+        identity_channel, settings.identity_timeout_seconds, settings.service_token_key
+    )
     api = SchedulingApi(
         store=store,
         outbox=outbox,
@@ -79,7 +81,7 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
         bus,
         durable=CLINIC_CONSUMER,
         subject=THERAPIST_JOINED_CLINIC,
-        handler=TherapistJoinedClinicHandler(store, repo, clock=clock),
+        handler=TherapistJoinedClinicHandler(store, repo, clock=clock, identity=identity),
     )
     payment_authorized = Consumer(
         bus,

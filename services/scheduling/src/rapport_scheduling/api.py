@@ -20,6 +20,7 @@ from rapport.identity.v1 import identity_pb2_grpc
 from rapport.scheduling.v1 import scheduling_pb2 as pb
 from rapport.scheduling.v1 import scheduling_pb2_grpc
 from rapport.types.v1.money_pb2 import Money
+from rapport_platform import service_auth
 from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, Principal, TokenVerifier
 from rapport_platform.errors import (
     DomainError,
@@ -177,11 +178,36 @@ _IDENTITY_ERRORS: dict[grpc.StatusCode, type[DomainError]] = {
 
 
 class Identity:
-    """The identity questions scheduling asks, with the caller's own token."""
+    """The identity questions scheduling asks, with the caller's own token (or, from a consumer
+    with no caller, scheduling's own service token)."""
 
-    def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, timeout: float, service_token_key: str = ""
+    ) -> None:
         self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
         self.timeout = timeout
+        self.service_token_key = service_token_key
+
+    async def clinic_of(self, therapist_id: str) -> str:
+        """The therapist's clinic now, as identity knows it; "" when it has no such therapist."""
+        metadata = service_auth.mint(
+            self.service_token_key,
+            issuer=service_auth.SCHEDULING,
+            audience=service_auth.IDENTITY,
+            claims={"therapist_id": therapist_id},
+        )
+        try:
+            reply: idpb.GetTherapistProfileResponse = await self.stub.GetTherapistProfile(
+                idpb.GetTherapistProfileRequest(therapist_id=therapist_id),
+                metadata=metadata,
+                timeout=self.timeout,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return ""
+            # Refused or down: the event is retried later, never applied unchecked.
+            raise Unavailable("identity could not confirm the fact") from None
+        return str(reply.profile.clinic_id)
 
     async def _call(self, method: str, request: object, who: Principal) -> Any:
         try:

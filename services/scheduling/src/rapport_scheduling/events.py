@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from rapport.events.v1 import billing_pb2 as billing_events
 from rapport.events.v1 import identity_pb2 as identity_events
@@ -220,23 +221,44 @@ class SessionEndedHandler:
             self.outbox.wake()
 
 
+class ClinicOf(Protocol):
+    """Identity's answer to "which clinic is this therapist in now?" (api.Identity)."""
+
+    async def clinic_of(self, therapist_id: str) -> str: ...
+
+
 THERAPIST_JOINED_CLINIC = "rapport.identity.therapist_joined_clinic"
 CLINIC_CONSUMER = "scheduling-therapist-joined-clinic"
 
 
 class TherapistJoinedClinicHandler:
     """`rapport.identity.therapist_joined_clinic` -> the therapist's coming appointments belong
-    to the new clinic, so only its admin manages them from now on (once per event id)."""
+    to the new clinic, so only its admin manages them from now on (once per event id).
 
-    def __init__(self, store: Store, repo: SchedulingStore, *, clock: Clock) -> None:
+    It moves data across tenants, so it re-checks the fact with its owner first: identity must
+    say the therapist is in that clinic now. A forged event (or a stale one, overtaken by a
+    later move) changes nothing; an unreachable identity means the event is retried."""
+
+    def __init__(
+        self, store: Store, repo: SchedulingStore, *, clock: Clock, identity: ClinicOf
+    ) -> None:
         self.store = store
         self.repo = repo
         self.clock = clock
+        self.identity = identity
 
     async def __call__(self, event: Event) -> None:
         msg = event.parse(identity_events.TherapistJoinedClinic)
+        confirmed = bool(msg.clinic_id) and (
+            await self.identity.clinic_of(msg.therapist_id) == msg.clinic_id
+        )
 
         async def effect(session: Session) -> int:
+            if not confirmed:
+                log.warning(
+                    "therapist_joined_clinic %s not confirmed by identity: ignored", event.id
+                )
+                return 0
             return await self.repo.move_to_clinic(
                 session, msg.therapist_id, msg.clinic_id, now=self.clock()
             )

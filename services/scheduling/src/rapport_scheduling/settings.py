@@ -1,6 +1,6 @@
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import CommaSeparatedInts, GrpcServiceSettings
+from rapport_platform.settings import CommaSeparatedInts, GrpcServiceSettings, ServiceTokenKey
 
 
 class SchedulingSettings(GrpcServiceSettings):
@@ -28,6 +28,8 @@ class SchedulingSettings(GrpcServiceSettings):
         "(any number of replicas may: each reminder and event still takes effect once)",
     )
     identity_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    # Signs scheduling's questions to identity from consumers that have no caller's token.
+    service_token_key: ServiceTokenKey = ""
     feed_past_days: int = Field(
         30, ge=0, le=365, description="how far back the iCalendar feed goes"
     )

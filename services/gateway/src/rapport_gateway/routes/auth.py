@@ -9,8 +9,9 @@ from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, ConfigDict, Field
 from rapport.identity.v1 import identity_pb2 as idpb
 from rapport.identity.v1 import identity_pb2_grpc
+from rapport_platform import service_auth
 
-from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.deps import Token, auth, downstream, stub
 
 DOWNSTREAM = "identity"
 router = APIRouter(tags=["auth"])
@@ -93,6 +94,23 @@ async def jwks(request: Request, response: Response) -> dict[str, object]:
     return {"keys": [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]}
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def as_gateway(request: Request) -> tuple[tuple[str, str], ...]:
+    """Proves to identity that the gateway asserts this client address (service_auth)."""
+    key = downstream(request).settings.service_token_key
+    if not key:
+        return ()
+    return service_auth.mint(
+        key,
+        issuer=service_auth.GATEWAY,
+        audience=service_auth.IDENTITY,
+        claims={"client_address": client_address(request)},
+    )
+
+
 @router.post(
     "/v1/auth/register",
     status_code=201,
@@ -111,8 +129,9 @@ async def register(body: RegisterBody, request: Request) -> RegisterReply:
             role=ROLES[body.role],
             display_name=body.display_name,
             jurisdiction=body.jurisdiction,
-            client_address=request.client.host if request.client else "",
-        )
+            client_address=client_address(request),
+        ),
+        metadata=as_gateway(request),
     )
     return RegisterReply(user_id=reply.user_id)
 
@@ -130,8 +149,9 @@ async def login(body: LoginBody, request: Request) -> TokenReply:
             email=body.email,
             password=body.password,
             totp_code=body.totp_code,
-            client_address=request.client.host if request.client else "",
-        )
+            client_address=client_address(request),
+        ),
+        metadata=as_gateway(request),
     )
     return TokenReply(
         access_token=reply.access_token,
