@@ -448,7 +448,8 @@ class Appointment:
     no_show_at: datetime | None = None
     completed_at: datetime | None = None
     session_id: str = ""
-    # The therapist or the clinic moved the session: the client may then cancel without a fee.
+    # The therapist or the clinic moved the session last: the client may then cancel without a
+    # fee. Cleared when the client moves it themself (their choice of time binds them again).
     late_fee_waived: bool = False
 
     @property
@@ -603,7 +604,9 @@ def reschedule(
         end=new_start + duration,
         buffer_before_minutes=av.buffer_before_minutes,
         buffer_after_minutes=av.buffer_after_minutes,
-        late_fee_waived=appt.late_fee_waived or by != CLIENT,
+        # The waiver answers for a time the client did not choose: the client's own move
+        # chooses the time, so the in-window rules apply to it again.
+        late_fee_waived=by != CLIENT,
     )
 
 
