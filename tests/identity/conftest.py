@@ -354,3 +354,13 @@ async def throttled(root, deps):
     ) as stack:
         yield stack
     stack.clock.offset = timedelta(0)
+
+
+@pytest.fixture
+async def grpc_identity(stack):
+    from rapport.identity.v1 import identity_pb2_grpc
+    from rapport_platform.rpc import client_channel
+
+    channel = client_channel(stack.identity_addr)
+    yield identity_pb2_grpc.IdentityServiceStub(channel)
+    await channel.close()

@@ -194,6 +194,6 @@ async def test_a_clinic_is_vetted_before_its_admin_can_verify_licences(api, db):
 
 
 async def test_the_marketplace_clinic_is_approved_from_creation(api):
-    client = await api.register("client")
-    r = await api.http.get("/v1/clinics/marketplace", headers=client.h)
+    operator = await api.operator()
+    r = await api.http.get("/v1/clinics/marketplace", headers=operator.h)
     assert r.json()["status"] == "approved"

@@ -104,6 +104,10 @@ def create(
         sign_in=sign_in_policy(settings),
         invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
         passwords=passwords,
+        booking_defaults=domain.BookingLimits(
+            per_therapist=settings.default_max_active_bookings_per_therapist,
+            per_client=settings.default_max_active_bookings_per_client,
+        ),
         clock=now,
     )
     periodic = Periodic(

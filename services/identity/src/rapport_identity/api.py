@@ -85,20 +85,28 @@ def user_to_pb(user: domain.User) -> pb.User:
     )
 
 
-def clinic_to_pb(c: domain.Clinic) -> pb.Clinic:
-    return pb.Clinic(
+def clinic_to_pb(c: domain.Clinic, *, full: bool, limits: domain.BookingLimits) -> pb.Clinic:
+    """`full`: with commission and vetting status (the clinic's admin, operators)."""
+    out = pb.Clinic(
         clinic_id=c.clinic_id,
         name=c.name,
         currency=c.currency,
         timezone=c.timezone,
-        commission_bps=c.commission_bps,
         cancellation_policy=pb.CancellationPolicy(
             window_hours=c.cancellation_window_hours,
             late_fee=money_pb2.Money(amount_minor=c.late_fee_minor, currency=c.currency),
         ),
-        status=pb.CLINIC_STATUS_APPROVED if c.approved else pb.CLINIC_STATUS_PENDING,
-        approved_at=to_timestamp(c.approved_at),
+        booking_limits=pb.BookingLimits(
+            per_therapist=limits.per_therapist, per_client=limits.per_client
+        ),
+        full_view=full,
     )
+    if full:
+        out.commission_bps = c.commission_bps
+        out.status = pb.CLINIC_STATUS_APPROVED if c.approved else pb.CLINIC_STATUS_PENDING
+        if c.approved_at is not None:
+            out.approved_at.CopyFrom(to_timestamp(c.approved_at))
+    return out
 
 
 def profile_to_pb(p: domain.Profile, currency: str) -> pb.TherapistProfile:
@@ -170,6 +178,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         sign_in: SignInPolicy,
         invitation_ttl: timedelta,
         passwords: PasswordHashing,
+        booking_defaults: domain.BookingLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -188,6 +197,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self.ttl = token_ttl
         self.sign_in = sign_in
         self.invitation_ttl = invitation_ttl
+        self.booking_defaults = booking_defaults or domain.BookingLimits(8, 12)
         self.now = clock
 
     async def _principal(self, context: grpc.aio.ServicerContext) -> Principal:
@@ -558,6 +568,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             commission_bps=request.commission_bps,
             cancellation_window_hours=request.cancellation_window_hours,
             late_fee_minor=request.late_cancellation_fee_minor,
+            max_active_per_therapist=request.max_active_bookings_per_therapist,
+            max_active_per_client=request.max_active_bookings_per_client,
             admin_user_id=user.user_id,
             now=self.now(),
         )
@@ -578,16 +590,30 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
         await self.store.transaction(write)
         self.outbox.wake()
-        return pb.CreateClinicResponse(clinic=clinic_to_pb(clinic))
+        return pb.CreateClinicResponse(clinic=self._clinic_pb(clinic, full=True))
 
     async def GetClinic(
         self, request: pb.GetClinicRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetClinicResponse:
-        await self._principal(context)
+        principal = await self._principal(context)
         clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
         if clinic is None:
             raise NotFound("no such clinic")
-        return pb.GetClinicResponse(clinic=clinic_to_pb(clinic))
+        # Operators administer the marketplace, so only an admin's token needs the flag read
+        # (clients, who ask at every booking, cost no extra read).
+        operator = False
+        if principal.role == CLINIC_ADMIN and principal.clinic_id != clinic.clinic_id:
+            caller = await self.users.by_id(principal.user_id)
+            operator = caller is not None and caller.operator
+        full = domain.sees_full_clinic(
+            clinic, role=principal.role, clinic_id=principal.clinic_id, operator=operator
+        )
+        return pb.GetClinicResponse(clinic=self._clinic_pb(clinic, full=full))
+
+    def _clinic_pb(self, clinic: domain.Clinic, *, full: bool) -> pb.Clinic:
+        return clinic_to_pb(
+            clinic, full=full, limits=domain.booking_limits(clinic, self.booking_defaults)
+        )
 
     async def ApproveClinic(
         self, request: pb.ApproveClinicRequest, context: grpc.aio.ServicerContext
@@ -605,7 +631,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             log.info("clinic %s approved by operator %s", clinic.clinic_id, operator.user_id)
         current = await self.clinics.by_id(clinic.clinic_id)
         assert current is not None
-        return pb.ApproveClinicResponse(clinic=clinic_to_pb(current))
+        return pb.ApproveClinicResponse(clinic=self._clinic_pb(current, full=True))
 
     async def CreateInvitation(
         self, request: pb.CreateInvitationRequest, context: grpc.aio.ServicerContext

@@ -41,6 +41,15 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     marketplace_cancellation_window_hours: int = Field(24, ge=0, le=336)
     marketplace_late_fee_minor: int = Field(0, ge=0)
 
+    # Active bookings (held or confirmed, not over) one client may have at once, for clinics
+    # that set no limits of their own (the marketplace included).
+    default_max_active_bookings_per_therapist: int = Field(
+        8, ge=1, le=200, description="with one therapist, unless the clinic sets its own"
+    )
+    default_max_active_bookings_per_client: int = Field(
+        12, ge=1, le=200, description="with one clinic's therapists, unless it sets its own"
+    )
+
     invitation_ttl_hours: int = Field(7 * 24, ge=1, le=30 * 24)
     license_sweep_check_seconds: float = Field(
         600, gt=0, description="how often a replica checks whether today's sweep has run"
