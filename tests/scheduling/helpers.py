@@ -75,7 +75,8 @@ class Practice:
         assert r.status_code == 200, r.text
         person.access = r.json()["access_token"]
 
-    async def open(self) -> Practice:
+    async def open(self, **terms: int) -> Practice:
+        """`terms`: more clinic terms, e.g. max_active_bookings_per_therapist=2."""
         admin = await self.register("client", jurisdiction="US-NY")
         r = await self.http.post(
             "/v1/clinics",
@@ -87,6 +88,7 @@ class Practice:
                 "commission_bps": 1500,
                 "cancellation_window_hours": self.WINDOW_HOURS,
                 "late_cancellation_fee_minor": self.LATE_FEE,
+                **terms,
             },
         )
         assert r.status_code == 201, r.text

@@ -3,10 +3,11 @@ the client's own move; a client's active bookings are bounded per therapist and 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.people import assert_problem
-from tests.scheduling.helpers import on_grid, rfc3339
+from tests.scheduling.helpers import Practice, on_grid, rfc3339
 
 
 async def test_the_client_s_own_move_clears_the_late_fee_waiver(practice, http):
@@ -42,3 +43,50 @@ async def test_the_client_s_own_move_clears_the_late_fee_waiver(practice, http):
     assert r.status_code == 200, r.text
     assert r.json()["late_cancellation"] is True
     assert r.json()["late_fee_minor"] == practice.LATE_FEE
+
+
+async def test_a_client_s_active_bookings_are_bounded_per_therapist_and_per_clinic(http, sched_db):
+    practice = await Practice(http).open(
+        max_active_bookings_per_therapist=2, max_active_bookings_per_client=3
+    )
+    t1, t2 = await practice.therapist(), await practice.therapist()
+    c = await practice.client()
+    base = on_grid(datetime.now(UTC) + timedelta(days=3))
+    booked = []
+    for i in range(2):
+        r = await practice.book(c, t1, base + timedelta(hours=2 * i))
+        assert r.status_code == 201, r.text
+        booked.append(r.json()["appointment_id"])
+    before = await sched_db["appointments"].count_documents({"client_id": c.user_id})
+    problem = assert_problem(await practice.book(c, t1, base + timedelta(hours=6)), 409)
+    assert "at most 2" in problem["detail"] and problem["field"] == "therapist_id"
+    # A hold is a booking too (it blocks the time just the same).
+    assert_problem(await practice.book(c, t1, base + timedelta(hours=6), hold=True), 409)
+    assert await sched_db["appointments"].count_documents({"client_id": c.user_id}) == before
+
+    # Another therapist of the clinic: one more, then the clinic's own bound.
+    r = await practice.book(c, t2, base + timedelta(hours=1))
+    assert r.status_code == 201, r.text
+    problem = assert_problem(await practice.book(c, t2, base + timedelta(hours=3)), 409)
+    assert "at most 3" in problem["detail"]
+
+    # A cancelled session no longer counts (nor would one that is over).
+    r = await http.post(f"/v1/appointments/{booked[0]}/cancel", headers=c.h, json={})
+    assert r.status_code == 200, r.text
+    r = await practice.book(c, t1, base + timedelta(hours=6))
+    assert r.status_code == 201, r.text
+
+
+async def test_parallel_bookings_cannot_race_past_the_limit(http, sched_db):
+    practice = await Practice(http).open(
+        max_active_bookings_per_therapist=2, max_active_bookings_per_client=2
+    )
+    t = await practice.therapist()
+    c = await practice.client()
+    base = on_grid(datetime.now(UTC) + timedelta(days=5))
+    answers = await asyncio.gather(
+        *(practice.book(c, t, base + timedelta(hours=2 * i)) for i in range(6))
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201, 201, 409, 409, 409, 409], [r.text for r in answers]
+    assert await sched_db["appointments"].count_documents({"client_id": c.user_id}) == 2
