@@ -100,6 +100,8 @@ class Api:
         assert r.json()["status"] == "pending"
         person.clinic_id = r.json()["clinic_id"]
         person.role = "clinic_admin"
+        # The role change revoked the client token: sign in again as the admin.
+        await self.login(person)
         if approved:
             await operators.approve(self.http, person.clinic_id)
         if mfa:

@@ -94,6 +94,7 @@ class Practice:
         assert r.status_code == 201, r.text
         admin.clinic_id = r.json()["clinic_id"]
         admin.role = "clinic_admin"
+        await self.login(admin)  # the role change revoked the client token
         # A platform operator vets the clinic before its admin may verify licences.
         await operators.approve(self.http, admin.clinic_id)
         r = await self.http.post(

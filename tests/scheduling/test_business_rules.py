@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.people import assert_problem
 from tests.scheduling.helpers import Practice, on_grid, rfc3339
+from tests.waiting import eventually
 
 
 async def test_the_client_s_own_move_clears_the_late_fee_waiver(practice, http):
@@ -90,3 +91,50 @@ async def test_parallel_bookings_cannot_race_past_the_limit(http, sched_db):
     codes = sorted(r.status_code for r in answers)
     assert codes == [201, 201, 409, 409, 409, 409], [r.text for r in answers]
     assert await sched_db["appointments"].count_documents({"client_id": c.user_id}) == 2
+
+
+async def test_founding_a_clinic_revokes_the_client_token_and_keeps_the_bookings(
+    practice, http, stack
+):
+    t = await practice.therapist()
+    c = await practice.client()
+    start = on_grid(datetime.now(UTC) + timedelta(days=6))
+    a = (await practice.book(c, t, start)).json()
+    old = dict(c.h)
+    r = await http.post(
+        "/v1/clinics",
+        headers=old,
+        json={
+            "name": "Second Practice",
+            "currency": "USD",
+            "timezone": "UTC",
+            "commission_bps": 1000,
+            "cancellation_window_hours": 24,
+            "late_cancellation_fee_minor": 0,
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    # The old client token cannot book any more: at once (identity checks the version itself).
+    before = await practice.http.get("/v1/appointments", headers=t.h)
+    r = await practice.book(c, t, start + timedelta(hours=3))
+    assert_problem(r, 401)
+    assert_problem(await http.get("/v1/me", headers=old), 401)
+
+    # Scheduling's own check (its cached revocation list) refuses it within a few seconds.
+    async def refused() -> bool:
+        return (await http.get("/v1/appointments", headers=old)).status_code == 401
+
+    await eventually(refused, what="scheduling refuses the revoked token")
+    after = await practice.http.get("/v1/appointments", headers=t.h)
+    assert len(after.json()["items"]) == len(before.json()["items"])
+
+    # Signed in again as the clinic's admin, the founder still sees and cancels their booking.
+    await practice.login(c)
+    mine = (await http.get("/v1/appointments", headers=c.h)).json()["items"]
+    assert [i["appointment_id"] for i in mine] == [a["appointment_id"]]
+    r = await http.post(f"/v1/appointments/{a['appointment_id']}/cancel", headers=c.h, json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["cancelled_by"] == "client"
+    # ...but cannot book as a client any more.
+    assert_problem(await practice.book(c, t, start + timedelta(hours=6)), 403)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
-from rapport_platform.auth import JwksCache, TokenVerifier
+from rapport_platform.auth import JwksCache, RevocationCache, TokenVerifier
 from rapport_platform.bus import Bus
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer
@@ -23,7 +23,7 @@ from rapport_identity.jobs import Periodic
 from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.passwords import PasswordHashing
 from rapport_identity.settings import IdentitySettings
-from rapport_identity.store import INDEXES, Clinics, drop_legacy_indexes
+from rapport_identity.store import INDEXES, Clinics, Users, drop_legacy_indexes
 
 NAME = "identity"
 
@@ -89,7 +89,11 @@ def create(
         clock=now,
     )
     # Identity verifies its own tokens against the same keys it publishes, without a network hop.
-    verifier = TokenVerifier(JwksCache(lambda: keys.jwks(fresh=True), min_refresh_s=1.0))
+    # ...and its revocations from its own database (the exact check is in IdentityApi._caller).
+    verifier = TokenVerifier(
+        JwksCache(lambda: keys.jwks(fresh=True), min_refresh_s=1.0),
+        revocations=RevocationCache(Users(store).revocations),
+    )
     passwords = PasswordHashing(
         workers=settings.password_hash_workers,
         queue_seconds=settings.password_hash_queue_seconds,

@@ -204,9 +204,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         return await self.verifier.authenticate(context)
 
     async def _caller(self, principal: Principal) -> domain.User:
+        """The account as stored. Its token version is checked here exactly (the verifier's
+        cached list may be a few seconds behind): a role change voids older tokens at once."""
         user = await self.users.by_id(principal.user_id)
         if user is None:
             raise Unauthenticated("this account no longer exists")
+        if domain.token_revoked(user, principal.token_version):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
         return user
 
     # --- accounts and sign-in ----------------------------------------------------------------
@@ -373,15 +379,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         if placement is None:
             return user
         role, clinic_id = placement
+
         # Compare-and-set: if the account changed meanwhile, the fresh record decides.
-        await self.users.set_clinic(
-            None,
-            user.user_id,
-            role=role,
-            clinic_id=clinic_id,
-            expect_role=user.role,
-            expect_clinic=user.clinic_id,
-        )
+        async def place(session: Session) -> bool:
+            return await self.users.set_clinic(
+                session,
+                user.user_id,
+                role=role,
+                clinic_id=clinic_id,
+                expect_role=user.role,
+                expect_clinic=user.clinic_id,
+            )
+
+        await self.store.transaction(place)
         log.info("account %s is %s of %r now (operator flag)", user.user_id, role, clinic_id)
         return await self._caller_by_id(user.user_id)
 
@@ -528,7 +538,22 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         user = await self.users.by_id(principal.user_id)
         if user is None:
             raise NotFound("this account no longer exists")
+        # Exact, not cached: scheduling asks this at every booking with the caller's token.
+        if domain.token_revoked(user, principal.token_version):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
         return pb.GetMeResponse(user=user_to_pb(user))
+
+    async def ListTokenRevocations(
+        self, request: pb.ListTokenRevocationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTokenRevocationsResponse:
+        return pb.ListTokenRevocationsResponse(
+            revocations=[
+                pb.TokenRevocation(user_id=user_id, min_version=version)
+                for user_id, version in await self.users.revocations()
+            ]
+        )
 
     async def GetJwks(
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext

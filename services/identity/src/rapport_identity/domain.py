@@ -45,6 +45,9 @@ class User:
     # A platform operator: set only by a deliberate admin action (`python -m rapport_identity
     # operator grant`), never by anything an account can do or claim (such as its email).
     operator: bool = False
+    # Bumped by every change of role, clinic or operator flag; access tokens carry it (`ver`)
+    # and one below the account's current version is refused (the change revoked it).
+    token_version: int = 0
 
 
 def normalise_email(email: str) -> str:
@@ -146,10 +149,21 @@ def access_claims(
         "role": user.role,
         "clinic_id": user.clinic_id,
         "mfa": mfa,
+        "ver": user.token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
         "jti": str(uuid.uuid4()),
     }
+
+
+# How long a revocation is listed: the longest an access token may live (the settings' bound)
+# plus the verifiers' leeway; any token it voids has expired by then.
+REVOCATION_KEEP = timedelta(seconds=3600 + 60)
+
+
+def token_revoked(user: User, token_version: int) -> bool:
+    """The token was issued before the account's last role, clinic or operator change."""
+    return token_version < user.token_version
 
 
 # argon2id at OWASP's password-storage minimum (m=19 MiB, t=2, p=1), chosen by measurement:

@@ -521,11 +521,12 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
     ) -> pb.ListAppointmentsResponse:
         who = await self.verifier.authenticate(context)
         if who.role == CLIENT:
-            scope = {"client_id": who.user_id}
+            scope: dict[str, Any] = {"client_id": who.user_id}
         elif who.role == THERAPIST:
             scope = {"therapist_id": who.user_id}
         elif who.role == CLINIC_ADMIN and who.clinic_id:
-            scope = {"clinic_id": who.clinic_id}
+            # Their clinic's, and the ones they booked as a client before founding it.
+            scope = {"$or": [{"clinic_id": who.clinic_id}, {"client_id": who.user_id}]}
         else:
             raise PermissionDenied("no appointments to show for this account")
         limit = domain.check_limit(request.limit)
@@ -583,10 +584,9 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         who = await self.verifier.authenticate(context)
         new_start = from_ts(request.start, field="start")
         now = self.clock()
-        if who.role == CLIENT:
+        current = await self._appointment(request.appointment_id)
+        if domain.role_in(current, who) == CLIENT:
             # Booking anew, in effect: the therapist must still be licensed where the client lives.
-            current = await self._appointment(request.appointment_id)
-            domain.role_in(current, who)
             me = await self.identity.me(who)
             eligible = await self.identity.eligibility(current.therapist_id, me.jurisdiction, who)
             if not eligible.eligible:

@@ -559,8 +559,10 @@ def check_booking_limits(
 
 
 def role_in(appt: Appointment, who: Principal) -> str:
-    """Which party the caller is to this appointment, or PermissionDenied."""
-    if who.role == CLIENT and who.user_id == appt.client_id:
+    """Which party the caller is to this appointment, or PermissionDenied. The client is the
+    account that booked, whatever its role became since (a client who founded a clinic keeps
+    seeing, moving and cancelling their own sessions, as a client, fees included)."""
+    if who.user_id == appt.client_id:
         return CLIENT
     if who.role == THERAPIST and who.user_id == appt.therapist_id:
         return THERAPIST

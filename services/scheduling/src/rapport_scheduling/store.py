@@ -309,7 +309,7 @@ class SchedulingStore:
 
     async def list_appointments(
         self,
-        scope: dict[str, str],
+        scope: dict[str, Any],
         *,
         limit: int,
         after: tuple[datetime, str] | None,
@@ -329,9 +329,14 @@ class SchedulingStore:
             query["status"] = {"$in": list(statuses)}
         if after is not None:
             a_start, a_id = after
-            query["$or"] = [
-                {"start": {"$gt": a_start}},
-                {"start": a_start, "_id": {"$gt": a_id}},
+            # $and: the scope may hold an $or of its own.
+            query["$and"] = [
+                {
+                    "$or": [
+                        {"start": {"$gt": a_start}},
+                        {"start": a_start, "_id": {"$gt": a_id}},
+                    ]
+                }
             ]
         cursor = self.appointments.find(query).sort([("start", ASCENDING), ("_id", ASCENDING)])
         return [doc_to_appointment(d) async for d in cursor.limit(limit)]
