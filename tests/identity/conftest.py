@@ -351,6 +351,10 @@ async def throttled(root, deps):
         login_account_lock_after=3,
         login_address_slowdown_after=8,
         login_address_lock_after=10,
+        # One account from one address: as loose as the address here (these tests are about
+        # the account and the address counters; test_lockout.py tries the pair's).
+        login_pair_slowdown_after=8,
+        login_pair_lock_after=10,
         login_lockout_seconds=600,
         login_max_delay_seconds=30,
     ) as stack:

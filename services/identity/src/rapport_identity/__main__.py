@@ -59,6 +59,8 @@ def sign_in_policy(settings: IdentitySettings) -> SignInPolicy:
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         account=throttle(settings.login_account_slowdown_after, settings.login_account_lock_after),
         address=throttle(settings.login_address_slowdown_after, settings.login_address_lock_after),
+        pair=throttle(settings.login_pair_slowdown_after, settings.login_pair_lock_after),
+        device_ttl=timedelta(days=settings.known_device_days),
         # The limit-th sign-up within the window locks the address for a window.
         register=domain.ThrottlePolicy(
             slowdown_after=settings.register_address_limit,

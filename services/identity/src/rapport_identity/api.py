@@ -35,6 +35,7 @@ from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.passwords import Busy, PasswordHashing
 from rapport_identity.store import (
     Clinics,
+    Devices,
     Invitations,
     Licenses,
     Profiles,
@@ -153,6 +154,8 @@ class SignInPolicy:
     account: domain.ThrottlePolicy
     address: domain.ThrottlePolicy
     register: domain.ThrottlePolicy
+    pair: domain.ThrottlePolicy | None = None  # one account from one address (None: account's)
+    device_ttl: timedelta = timedelta(days=90)
 
 
 def _clinic_changed() -> FailedPrecondition:
@@ -191,6 +194,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self.invitations = Invitations(store)
         self.refresh_tokens = RefreshTokens(store)
         self.throttle = Throttle(store)
+        self.devices = Devices(store)
         self.keys = keys
         self.totp_box = totp_box
         self.verifier = verifier
@@ -295,42 +299,84 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             return
         await self.users.replace_password_hash(user_id, stored_hash, new_hash)
 
-    def _sign_in_keys(
+    def _address_keys(
         self, email: str, client_address: str
     ) -> list[tuple[str, domain.ThrottlePolicy]]:
-        keys = [(domain.throttle_key("account", email), self.sign_in.account)]
-        if client_address:
-            keys.insert(0, (domain.throttle_key("address", client_address), self.sign_in.address))
-        return keys
+        """Per-address counters, checked before the account's own: the address on every account,
+        then this account from this address (which bites first, so one stranger is stopped long
+        before the account locks)."""
+        if not client_address:
+            return []
+        return [
+            (domain.throttle_key("address", client_address), self.sign_in.address),
+            (
+                domain.throttle_key("pair", f"{client_address}|{email}"),
+                self.sign_in.pair or self.sign_in.account,
+            ),
+        ]
+
+    def _refuse(self, context: grpc.aio.ServicerContext, until: datetime, now: datetime) -> None:
+        seconds = max(1, math.ceil((until - now).total_seconds()))
+        context.set_trailing_metadata(((RETRY_AFTER, str(seconds)),))
+        _logins.add(1, {"outcome": "throttled"})
+        raise ResourceExhausted("too many failed sign-in attempts; try again later")
 
     async def Login(
         self, request: pb.LoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.LoginResponse:
         now = self.now()
         email = domain.normalise_email(request.email)
-        keys = self._sign_in_keys(email, request.client_address)
-        # Counted as a failure until it proves otherwise.
-        await self._reserve(context, keys, now)
+        # The address counters first: a throttled address is refused before anything else.
+        await self._reserve(context, self._address_keys(email, request.client_address), now)
+        pre = [key for key, _ in self._address_keys(email, request.client_address)]
         found = await self.users.credentials(email)
+        # A device this account signed in from before has its own counter instead of the
+        # account's: strangers failing elsewhere do not lock its owner out.
+        device_hash = domain.hash_secret(request.device_token) if request.device_token else ""
+        known_device = bool(
+            device_hash
+            and found is not None
+            and await self.devices.owner(device_hash, now) == found[0].user_id
+        )
+        own_key = domain.throttle_key(
+            "device" if known_device else "account", device_hash if known_device else email
+        )
+        locked_until = await self.throttle.reserve(own_key, self.sign_in.account, now)
+        # Locked (or slowed down) by failures: only the right password with a valid one-time
+        # code still passes, and every other answer is this same refusal (no oracle for the
+        # password), still counted on the address counters.
+        strict = locked_until is not None
+        if strict and not request.totp_code:
+            for key in pre:
+                await self.throttle.refund(key)
+            assert locked_until is not None
+            self._refuse(context, locked_until, now)
+        keys = pre if strict else [*pre, own_key]
         stored_hash = found[1] if found else None
         try:
             matches = await self.passwords.matches(stored_hash, request.password, context)
         except Busy:
-            for key, _ in keys:  # not a failed attempt: nothing was checked
+            for key in keys:  # not a failed attempt: nothing was checked
                 await self.throttle.refund(key)
             _logins.add(1, {"outcome": "busy"})
             raise
         if not matches:
+            if strict:
+                assert locked_until is not None
+                self._refuse(context, locked_until, now)
             _logins.add(1, {"outcome": "failure"})
             # One answer for an unknown email and a wrong password: never reveal who has an account.
             raise Unauthenticated("email or password is wrong")
         assert found is not None
         user = found[0]
         mfa = await self.users.mfa(user.user_id)
+        if strict and not mfa.get("enabled"):
+            assert locked_until is not None
+            self._refuse(context, locked_until, now)
         if mfa.get("enabled"):
             if not request.totp_code:
                 # The right password, asked for its code: not a failure.
-                for key, _ in keys:
+                for key in keys:
                     await self.throttle.refund(key)
                 _logins.add(1, {"outcome": "mfa_required"})
                 raise Unauthenticated(
@@ -343,18 +389,26 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             if step is None or not await self.users.use_totp_step(
                 user.user_id, step, secret=mfa["secret"], enable=False
             ):
+                if strict:
+                    assert locked_until is not None
+                    self._refuse(context, locked_until, now)
                 _logins.add(1, {"outcome": "failure"})
                 raise Unauthenticated(
                     "the one-time code is wrong or was used already", field="totp_code"
                 )
-        # Success: the account's counter starts again; the address keeps its other failures.
-        account_key, _ = keys[-1]
-        await self.throttle.clear(account_key)
-        for key, _ in keys[:-1]:
+        # Success: the account's (or device's) counter starts again, unless strangers locked it
+        # (their lock runs out on its own); the addresses keep their other failures.
+        if not strict:
+            await self.throttle.clear(own_key)
+        for key in pre:
             await self.throttle.refund(key)
         assert stored_hash is not None
         await self._upgrade_hash(user.user_id, stored_hash, request.password)
         user = await self._place_operator(user)
+        device_token = request.device_token if known_device else domain.new_secret_token()
+        await self.devices.remember(
+            domain.hash_secret(device_token), user.user_id, now, self.sign_in.device_ttl
+        )
         _logins.add(1, {"outcome": "success"})
         access, refresh = await self._issue(
             user,
@@ -369,6 +423,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             refresh_token=refresh,
             token_type="Bearer",
             expires_in=int(self.ttl.total_seconds()),
+            device_token=device_token,
         )
 
     async def _place_operator(self, user: domain.User) -> domain.User:

@@ -61,6 +61,14 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     login_account_lock_after: int = Field(10, ge=1)
     login_address_slowdown_after: int = Field(20, ge=1)
     login_address_lock_after: int = Field(100, ge=1)
+    # Failures on one account from one address: these bite first, so a stranger at one address
+    # is stopped long before the account's own lock (which a known device, or the right
+    # password with a valid one-time code, still passes).
+    login_pair_slowdown_after: int = Field(3, ge=1)
+    login_pair_lock_after: int = Field(5, ge=1)
+    known_device_days: int = Field(
+        90, ge=1, le=400, description="how long a device that signed in counts as known"
+    )
     login_lockout_seconds: int = Field(900, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
     login_max_delay_seconds: int = Field(60, ge=1)

@@ -32,6 +32,7 @@ INVITATIONS = "invitations"
 REFRESH_TOKENS = "refresh_tokens"
 THROTTLE = "login_throttle"
 REVOCATIONS = "token_revocations"
+DEVICES = "known_devices"
 JOBS = "jobs"
 CURRENT_LICENSE_INDEX = "one_current_license"
 # Replaced by CURRENT_LICENSE_INDEX (it made an expired licence impossible to renew).
@@ -73,6 +74,7 @@ INDEXES = {
     ],
     THROTTLE: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
     REVOCATIONS: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
+    DEVICES: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
 }
 
 
@@ -626,6 +628,27 @@ class Throttle:
 
     async def clear(self, key: str) -> None:
         await self._col.delete_one({"_id": key})
+
+
+# --- known devices ----------------------------------------------------------------------------
+
+
+class Devices:
+    """Devices an account signed in from, by the hash of the token each was given."""
+
+    def __init__(self, store: Store) -> None:
+        self._col = store.db[DEVICES]
+
+    async def owner(self, token_hash: str, now: datetime) -> str | None:
+        d = await self._col.find_one({"_id": token_hash, "expires_at": {"$gt": now}})
+        return str(d["user_id"]) if d else None
+
+    async def remember(self, token_hash: str, user_id: str, now: datetime, ttl: timedelta) -> None:
+        await self._col.update_one(
+            {"_id": token_hash},
+            {"$set": {"user_id": user_id, "last_used_at": now, "expires_at": now + ttl}},
+            upsert=True,
+        )
 
 
 # --- once-per-period jobs across replicas ----------------------------------------------------
