@@ -406,7 +406,6 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                 await self.repo.remember_key(
                     session, who.user_id, key, fingerprint, appt.appointment_id, now
                 )
-            await self.repo.pin_client(session, who.user_id)
             domain.check_booking_limits(
                 await self.repo.active_bookings(session, who.user_id, now),
                 limits,
@@ -430,6 +429,10 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                     appt,
                 )
             await self.outbox.add(session, events.BOOKED, events.booked(appt, now))
+            # Last, so two bookings of one client conflict only if they commit at nearly the
+            # same time (the later one runs again and counts the other); earlier, it would make
+            # a client's parallel bookings spin on each other for the whole transaction.
+            await self.repo.pin_client(session, who.user_id)
 
         try:
             await self.store.transaction(write)

@@ -238,9 +238,10 @@ class SchedulingStore:
         return result.modified_count == len(appt.claim_cells)
 
     async def pin_client(self, session: Session, client_id: str) -> None:
-        """A write to one document per client inside each booking transaction: two bookings of
-        one client at once conflict (one retries and then counts the other), so the count-then-
-        insert of the limits below cannot be raced past."""
+        """A write to one document per client inside each booking transaction: of two bookings
+        of one client at once, the one whose snapshot predates the other's commit conflicts here
+        and runs again (then counts the other), so the count-then-insert of the booking limits
+        cannot be raced past."""
         await self.client_pins.update_one(
             {"_id": client_id}, {"$inc": {"bookings": 1}}, upsert=True, session=session
         )
