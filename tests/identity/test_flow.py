@@ -7,16 +7,8 @@ import grpc
 import pytest
 from rapport.events.v1 import identity_pb2 as events_pb
 from rapport.identity.v1 import identity_pb2 as pb
-from rapport.identity.v1 import identity_pb2_grpc
 from rapport_identity.__main__ import create as create_identity
-from rapport_platform.rpc import bearer, client_channel
-
-
-@pytest.fixture
-async def grpc_identity(stack):
-    channel = client_channel(stack.identity_addr)
-    yield identity_pb2_grpc.IdentityServiceStub(channel)
-    await channel.close()
+from rapport_platform.rpc import bearer
 
 
 async def directory_ids(api, **params) -> list[str]:
@@ -150,11 +142,9 @@ async def test_clinic_invitation_profile_licences_directory_and_eligibility(api,
             pb.GetClinicRequest(clinic_id=prof.clinic_id), metadata=bearer(client.access)
         )
     ).clinic
-    assert (clinic.currency, clinic.timezone, clinic.commission_bps) == (
-        "EUR",
-        "Europe/Paris",
-        1500,
-    )
+    # A client sees what booking needs, not the clinic's commission (issue 13, item 8).
+    assert (clinic.currency, clinic.timezone, clinic.commission_bps) == ("EUR", "Europe/Paris", 0)
+    assert not clinic.full_view
     assert clinic.cancellation_policy.window_hours == 24
     assert clinic.cancellation_policy.late_fee.amount_minor == 3000
     assert clinic.cancellation_policy.late_fee.currency == "EUR"
@@ -191,7 +181,8 @@ async def test_marketplace_clinic_exists_with_the_configured_terms(
         )
     ).clinic
     assert clinic.currency == "USD" and clinic.timezone == "UTC"
-    r = await api.http.get("/v1/clinics/marketplace", headers=client.h)
+    operator = await api.operator()
+    r = await api.http.get("/v1/clinics/marketplace", headers=operator.h)
     assert r.status_code == 200 and r.json()["commission_bps"] == 2000
 
     # A second replica starting on the same database finds it there: still exactly one.
@@ -215,6 +206,7 @@ async def test_the_directory_pages_through_every_eligible_therapist(api):
         assert (
             await api.http.post(f"/v1/invitations/{token}/accept", headers=therapist.h)
         ).status_code == 200
+        await api.login(therapist)  # joining a clinic revoked the old token
         assert (await api.put_profile(therapist)).status_code == 200
         lic = await api.add_license(therapist, "US-VT", number=f"VT-{len(therapists)}")
         assert (await api.verify(admin, therapist, lic["license_id"])).status_code == 200

@@ -65,18 +65,18 @@ async def test_the_operator_flag_not_the_email_makes_an_operator(api, db, stack)
     lic = await api.add_license(therapist, "GB-ENG", kind="counsellor", number="BACP-7")
     assert (await api.verify(person, therapist, lic["license_id"])).json()["status"] == "verified"
 
-    # Revoked: operator-only calls stop at once (the flag is read on every call), and the next
-    # refresh makes the account a client again, with no clinic.
+    # Revoked: the account's tokens stop at once (the revocation bumps its token version), and
+    # the next refresh makes the account a client again, with no clinic.
     mfa_token = person.access
     await operators.revoke(settings, person.user_id)
     pending = await api.admin(approved=False)
     r = await api.http.post(f"/v1/clinics/{pending.clinic_id}/approve", headers=person.h)
-    assert "operator" in api.problem(r, 403)["detail"]
+    assert "revoked" in api.problem(r, 401)["detail"]
     r = await api.http.post("/v1/auth/refresh", json={"refresh_token": person.refresh})
     person.access = r.json()["access_token"]
     assert (claims(person.access)["role"], claims(person.access)["clinic_id"]) == ("client", "")
     assert ((await me(api, person))["role"], (await me(api, person))["clinic_id"]) == ("client", "")
-    # Its earlier token still says clinic_admin: the account record decides, not the token.
+    # Its earlier token still says clinic_admin: revoked, the account record decides.
     other = await api.therapist()
     lic = await api.add_license(other, "GB-ENG", kind="counsellor", number="BACP-8")
     before = await db.licenses.find_one({"_id": lic["license_id"]})
@@ -84,7 +84,7 @@ async def test_the_operator_flag_not_the_email_makes_an_operator(api, db, stack)
         f"/v1/therapists/{other.user_id}/licenses/{lic['license_id']}/verify",
         headers={"Authorization": f"Bearer {mfa_token}"},
     )
-    api.problem(r, 403)
+    api.problem(r, 401)
     assert await db.licenses.find_one({"_id": lic["license_id"]}) == before
     assert (await db.clinics.find_one({"_id": pending.clinic_id}))["status"] == "pending"
 
@@ -194,6 +194,6 @@ async def test_a_clinic_is_vetted_before_its_admin_can_verify_licences(api, db):
 
 
 async def test_the_marketplace_clinic_is_approved_from_creation(api):
-    client = await api.register("client")
-    r = await api.http.get("/v1/clinics/marketplace", headers=client.h)
+    operator = await api.operator()
+    r = await api.http.get("/v1/clinics/marketplace", headers=operator.h)
     assert r.json()["status"] == "approved"

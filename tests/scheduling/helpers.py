@@ -75,7 +75,8 @@ class Practice:
         assert r.status_code == 200, r.text
         person.access = r.json()["access_token"]
 
-    async def open(self) -> Practice:
+    async def open(self, **terms: int) -> Practice:
+        """`terms`: more clinic terms, e.g. max_active_bookings_per_therapist=2."""
         admin = await self.register("client", jurisdiction="US-NY")
         r = await self.http.post(
             "/v1/clinics",
@@ -87,11 +88,13 @@ class Practice:
                 "commission_bps": 1500,
                 "cancellation_window_hours": self.WINDOW_HOURS,
                 "late_cancellation_fee_minor": self.LATE_FEE,
+                **terms,
             },
         )
         assert r.status_code == 201, r.text
         admin.clinic_id = r.json()["clinic_id"]
         admin.role = "clinic_admin"
+        await self.login(admin)  # the role change revoked the client token
         # A platform operator vets the clinic before its admin may verify licences.
         await operators.approve(self.http, admin.clinic_id)
         r = await self.http.post(

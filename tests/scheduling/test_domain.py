@@ -460,3 +460,20 @@ def test_a_reminder_due_right_now_is_not_created():
     a = appointment()
     assert domain.reminders_for(a, (60,), a.start - HOUR) == []
     assert len(domain.reminders_for(a, (60,), a.start - HOUR - timedelta(seconds=1))) == 1
+
+
+def test_booking_limits_count_per_therapist_per_clinic_and_overall():
+    from rapport_platform.errors import FailedPrecondition
+    from rapport_scheduling.domain import ActiveBooking, BookingLimits, check_booking_limits
+
+    active = [ActiveBooking("t1", "c1"), ActiveBooking("t2", "c1"), ActiveBooking("t3", "c2")]
+    check_booking_limits(active, BookingLimits(2, 3, 4), therapist_id="t1", clinic_id="c1")
+    for limits, therapist, clinic, words in (
+        (BookingLimits(1, 9, 9), "t1", "c1", "with this therapist"),
+        (BookingLimits(9, 2, 9), "t4", "c1", "with this clinic"),
+        (BookingLimits(9, 9, 3), "t4", "c3", "in all"),
+    ):
+        with pytest.raises(FailedPrecondition, match=words):
+            check_booking_limits(active, limits, therapist_id=therapist, clinic_id=clinic)
+    # 0: no bound of that kind (an identity from before the limits).
+    check_booking_limits(active, BookingLimits(0, 0, 4), therapist_id="t1", clinic_id="c1")

@@ -71,3 +71,31 @@ async def test_a_cancelled_appointment_has_no_session(relay, rpractice, rhttp):
         f"/v1/appointments/{booked.appointment_id}/session-token", headers=booked.client.h
     )
     assert_problem(r, 409)
+
+
+async def test_a_client_who_founded_a_clinic_still_joins_their_session(relay, rpractice, rhttp):
+    """Issue 13, item 7: a role change does not strand the client's own sessions."""
+    booked = await book_session(rpractice, rhttp)
+    client = booked.client
+    r = await rhttp.post(
+        "/v1/clinics",
+        headers=client.h,
+        json={
+            "name": "Founded Later",
+            "currency": "USD",
+            "timezone": "UTC",
+            "commission_bps": 0,
+            "cancellation_window_hours": 24,
+            "late_cancellation_fee_minor": 0,
+        },
+    )
+    assert r.status_code == 201, r.text
+    await rpractice.login(client)  # the role change revoked the client token
+    r = await rhttp.post(
+        f"/v1/appointments/{booked.appointment_id}/session-token", headers=client.h
+    )
+    assert r.status_code == 200, r.text
+    claims = jwt.decode(
+        r.json()["token"], TOKEN_SECRET, algorithms=["HS256"], audience="rapport-session"
+    )
+    assert (claims["sub"], claims["role"]) == (client.user_id, "client")

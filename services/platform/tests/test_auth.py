@@ -13,6 +13,7 @@ from rapport_platform.auth import (
     ISSUER,
     JwksCache,
     Principal,
+    RevocationCache,
     TokenVerifier,
     token_from_metadata,
 )
@@ -141,3 +142,46 @@ def test_token_from_metadata():
     for md in ([], [("authorization", "Basic abc")], [("authorization", "Bearer ")]):
         with pytest.raises(Unauthenticated):
             token_from_metadata(md)
+
+
+class Revocations:
+    """Identity's revocation list as a data source: (user_id, min_version) pairs."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, int] = {}
+        self.fetches = 0
+        self.down = False
+
+    async def fetch(self):
+        self.fetches += 1
+        if self.down:
+            raise ConnectionError("identity unreachable")
+        return list(self.entries.items())
+
+
+async def test_a_token_below_the_account_s_listed_version_is_refused_within_max_age(keys):
+    now = [0.0]
+    source = Revocations()
+    cache = RevocationCache(source.fetch, max_age_s=5, clock=lambda: now[0])
+    verifier = TokenVerifier(JwksCache(keys.fetch), revocations=cache)
+    old, new = keys.token("k1", ver=0), keys.token("k1", ver=1)
+    assert (await verifier.verify(old)).token_version == 0
+    source.entries["u1"] = 1  # identity: the account's role changed
+    await verifier.verify(old)  # the cached list is still fresh: one lookup, no fetch
+    assert source.fetches == 1
+    now[0] = 5.0
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await verifier.verify(old)
+    assert (await verifier.verify(new)).token_version == 1
+    assert source.fetches == 2
+    # Other accounts, and tokens from before versions existed, are untouched.
+    assert (await verifier.verify(keys.token("k1", sub="u2"))).user_id == "u2"
+    # A failed fetch keeps the last list (and is not retried before max_age again).
+    source.down = True
+    now[0] = 10.0
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await verifier.verify(old)
+    await verifier.verify(new)
+    assert source.fetches == 3
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(keys.token("k1", ver="1"))  # a version is an integer

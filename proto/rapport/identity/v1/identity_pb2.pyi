@@ -105,28 +105,32 @@ class RegisterResponse(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
-    __slots__ = ("email", "password", "totp_code", "client_address")
+    __slots__ = ("email", "password", "totp_code", "client_address", "device_token")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     TOTP_CODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     email: str
     password: str
     totp_code: str
     client_address: str
-    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., totp_code: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+    device_token: str
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., totp_code: _Optional[str] = ..., client_address: _Optional[str] = ..., device_token: _Optional[str] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
-    __slots__ = ("access_token", "refresh_token", "token_type", "expires_in")
+    __slots__ = ("access_token", "refresh_token", "token_type", "expires_in", "device_token")
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]
     TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     access_token: str
     refresh_token: str
     token_type: str
     expires_in: int
-    def __init__(self, access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ..., token_type: _Optional[str] = ..., expires_in: _Optional[int] = ...) -> None: ...
+    device_token: str
+    def __init__(self, access_token: _Optional[str] = ..., refresh_token: _Optional[str] = ..., token_type: _Optional[str] = ..., expires_in: _Optional[int] = ..., device_token: _Optional[str] = ...) -> None: ...
 
 class GetMeRequest(_message.Message):
     __slots__ = ()
@@ -166,6 +170,24 @@ class GetJwksResponse(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[JsonWebKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[JsonWebKey, _Mapping]]] = ...) -> None: ...
 
+class ListTokenRevocationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TokenRevocation(_message.Message):
+    __slots__ = ("user_id", "min_version")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    min_version: int
+    def __init__(self, user_id: _Optional[str] = ..., min_version: _Optional[int] = ...) -> None: ...
+
+class ListTokenRevocationsResponse(_message.Message):
+    __slots__ = ("revocations",)
+    REVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    revocations: _containers.RepeatedCompositeFieldContainer[TokenRevocation]
+    def __init__(self, revocations: _Optional[_Iterable[_Union[TokenRevocation, _Mapping]]] = ...) -> None: ...
+
 class CheckEligibilityRequest(_message.Message):
     __slots__ = ("therapist_id", "client_jurisdiction")
     THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -195,7 +217,7 @@ class CancellationPolicy(_message.Message):
     def __init__(self, window_hours: _Optional[int] = ..., late_fee: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Clinic(_message.Message):
-    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy", "status", "approved_at")
+    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy", "status", "approved_at", "full_view", "booking_limits")
     CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +226,8 @@ class Clinic(_message.Message):
     CANCELLATION_POLICY_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     APPROVED_AT_FIELD_NUMBER: _ClassVar[int]
+    FULL_VIEW_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_LIMITS_FIELD_NUMBER: _ClassVar[int]
     clinic_id: str
     name: str
     currency: str
@@ -212,7 +236,17 @@ class Clinic(_message.Message):
     cancellation_policy: CancellationPolicy
     status: ClinicStatus
     approved_at: _timestamp_pb2.Timestamp
-    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ..., status: _Optional[_Union[ClinicStatus, str]] = ..., approved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    full_view: bool
+    booking_limits: BookingLimits
+    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ..., status: _Optional[_Union[ClinicStatus, str]] = ..., approved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full_view: _Optional[bool] = ..., booking_limits: _Optional[_Union[BookingLimits, _Mapping]] = ...) -> None: ...
+
+class BookingLimits(_message.Message):
+    __slots__ = ("per_therapist", "per_client")
+    PER_THERAPIST_FIELD_NUMBER: _ClassVar[int]
+    PER_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    per_therapist: int
+    per_client: int
+    def __init__(self, per_therapist: _Optional[int] = ..., per_client: _Optional[int] = ...) -> None: ...
 
 class GetClinicRequest(_message.Message):
     __slots__ = ("clinic_id",)
@@ -337,20 +371,24 @@ class RotateSigningKeyResponse(_message.Message):
     def __init__(self, kid: _Optional[str] = ..., published_kids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateClinicRequest(_message.Message):
-    __slots__ = ("name", "currency", "timezone", "commission_bps", "cancellation_window_hours", "late_cancellation_fee_minor")
+    __slots__ = ("name", "currency", "timezone", "commission_bps", "cancellation_window_hours", "late_cancellation_fee_minor", "max_active_bookings_per_therapist", "max_active_bookings_per_client")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_BPS_FIELD_NUMBER: _ClassVar[int]
     CANCELLATION_WINDOW_HOURS_FIELD_NUMBER: _ClassVar[int]
     LATE_CANCELLATION_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIVE_BOOKINGS_PER_THERAPIST_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIVE_BOOKINGS_PER_CLIENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     currency: str
     timezone: str
     commission_bps: int
     cancellation_window_hours: int
     late_cancellation_fee_minor: int
-    def __init__(self, name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_window_hours: _Optional[int] = ..., late_cancellation_fee_minor: _Optional[int] = ...) -> None: ...
+    max_active_bookings_per_therapist: int
+    max_active_bookings_per_client: int
+    def __init__(self, name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_window_hours: _Optional[int] = ..., late_cancellation_fee_minor: _Optional[int] = ..., max_active_bookings_per_therapist: _Optional[int] = ..., max_active_bookings_per_client: _Optional[int] = ...) -> None: ...
 
 class CreateClinicResponse(_message.Message):
     __slots__ = ("clinic",)

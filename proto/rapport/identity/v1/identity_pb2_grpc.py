@@ -56,6 +56,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.ListTokenRevocations = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ListTokenRevocations',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListTokenRevocationsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListTokenRevocationsResponse.FromString,
+                _registered_method=True)
         self.CheckEligibility = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/CheckEligibility',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.CheckEligibilityRequest.SerializeToString,
@@ -181,6 +186,15 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTokenRevocations(self, request, context):
+        """Accounts whose role or clinic changed lately: their access tokens carrying a version (`ver`
+        claim) below min_version are void. An entry lives as long as an access token may, so the list
+        stays short. Public, like GetJwks (account ids only); every verifier polls it (cached).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CheckEligibility(self, request, context):
         """May this therapist see a client who lives in this jurisdiction, and if not, why not.
         Scheduling asks at booking. Any authenticated caller.
@@ -190,7 +204,8 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetClinic(self, request, context):
-        """A clinic's commercial terms (currency, commission, cancellation policy). Any authenticated caller.
+        """A clinic's terms. Any authenticated caller sees what a client needs (name, cancellation policy,
+        booking limits); commission and vetting status only its admin and platform operators.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -333,6 +348,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetJwks,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.SerializeToString,
+            ),
+            'ListTokenRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokenRevocations,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListTokenRevocationsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ListTokenRevocationsResponse.SerializeToString,
             ),
             'CheckEligibility': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckEligibility,
@@ -535,6 +555,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/GetJwks',
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetJwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokenRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ListTokenRevocations',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ListTokenRevocationsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ListTokenRevocationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
-from rapport_platform.auth import JwksCache, TokenVerifier
+from rapport_platform.auth import JwksCache, RevocationCache, TokenVerifier
 from rapport_platform.bus import Bus
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer
@@ -23,7 +23,7 @@ from rapport_identity.jobs import Periodic
 from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.passwords import PasswordHashing
 from rapport_identity.settings import IdentitySettings
-from rapport_identity.store import INDEXES, Clinics, drop_legacy_indexes
+from rapport_identity.store import INDEXES, Clinics, Users, drop_legacy_indexes
 
 NAME = "identity"
 
@@ -59,6 +59,8 @@ def sign_in_policy(settings: IdentitySettings) -> SignInPolicy:
         refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         account=throttle(settings.login_account_slowdown_after, settings.login_account_lock_after),
         address=throttle(settings.login_address_slowdown_after, settings.login_address_lock_after),
+        pair=throttle(settings.login_pair_slowdown_after, settings.login_pair_lock_after),
+        device_ttl=timedelta(days=settings.known_device_days),
         # The limit-th sign-up within the window locks the address for a window.
         register=domain.ThrottlePolicy(
             slowdown_after=settings.register_address_limit,
@@ -89,7 +91,11 @@ def create(
         clock=now,
     )
     # Identity verifies its own tokens against the same keys it publishes, without a network hop.
-    verifier = TokenVerifier(JwksCache(lambda: keys.jwks(fresh=True), min_refresh_s=1.0))
+    # ...and its revocations from its own database (the exact check is in IdentityApi._caller).
+    verifier = TokenVerifier(
+        JwksCache(lambda: keys.jwks(fresh=True), min_refresh_s=1.0),
+        revocations=RevocationCache(Users(store).revocations),
+    )
     passwords = PasswordHashing(
         workers=settings.password_hash_workers,
         queue_seconds=settings.password_hash_queue_seconds,
@@ -104,6 +110,10 @@ def create(
         sign_in=sign_in_policy(settings),
         invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
         passwords=passwords,
+        booking_defaults=domain.BookingLimits(
+            per_therapist=settings.default_max_active_bookings_per_therapist,
+            per_client=settings.default_max_active_bookings_per_client,
+        ),
         clock=now,
         service_token_key=settings.service_token_key,
         scheduling_token_key=settings.scheduling_token_key,

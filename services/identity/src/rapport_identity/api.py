@@ -36,6 +36,7 @@ from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.passwords import Busy, PasswordHashing
 from rapport_identity.store import (
     Clinics,
+    Devices,
     Invitations,
     Licenses,
     Profiles,
@@ -86,20 +87,28 @@ def user_to_pb(user: domain.User) -> pb.User:
     )
 
 
-def clinic_to_pb(c: domain.Clinic) -> pb.Clinic:
-    return pb.Clinic(
+def clinic_to_pb(c: domain.Clinic, *, full: bool, limits: domain.BookingLimits) -> pb.Clinic:
+    """`full`: with commission and vetting status (the clinic's admin, operators)."""
+    out = pb.Clinic(
         clinic_id=c.clinic_id,
         name=c.name,
         currency=c.currency,
         timezone=c.timezone,
-        commission_bps=c.commission_bps,
         cancellation_policy=pb.CancellationPolicy(
             window_hours=c.cancellation_window_hours,
             late_fee=money_pb2.Money(amount_minor=c.late_fee_minor, currency=c.currency),
         ),
-        status=pb.CLINIC_STATUS_APPROVED if c.approved else pb.CLINIC_STATUS_PENDING,
-        approved_at=to_timestamp(c.approved_at),
+        booking_limits=pb.BookingLimits(
+            per_therapist=limits.per_therapist, per_client=limits.per_client
+        ),
+        full_view=full,
     )
+    if full:
+        out.commission_bps = c.commission_bps
+        out.status = pb.CLINIC_STATUS_APPROVED if c.approved else pb.CLINIC_STATUS_PENDING
+        if c.approved_at is not None:
+            out.approved_at.CopyFrom(to_timestamp(c.approved_at))
+    return out
 
 
 def profile_to_pb(p: domain.Profile, currency: str) -> pb.TherapistProfile:
@@ -146,6 +155,8 @@ class SignInPolicy:
     account: domain.ThrottlePolicy
     address: domain.ThrottlePolicy
     register: domain.ThrottlePolicy
+    pair: domain.ThrottlePolicy | None = None  # one account from one address (None: account's)
+    device_ttl: timedelta = timedelta(days=90)
 
 
 def _clinic_changed() -> FailedPrecondition:
@@ -171,6 +182,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         sign_in: SignInPolicy,
         invitation_ttl: timedelta,
         passwords: PasswordHashing,
+        booking_defaults: domain.BookingLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         service_token_key: str = "",
         scheduling_token_key: str = "",
@@ -187,12 +199,14 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self.invitations = Invitations(store)
         self.refresh_tokens = RefreshTokens(store)
         self.throttle = Throttle(store)
+        self.devices = Devices(store)
         self.keys = keys
         self.totp_box = totp_box
         self.verifier = verifier
         self.ttl = token_ttl
         self.sign_in = sign_in
         self.invitation_ttl = invitation_ttl
+        self.booking_defaults = booking_defaults or domain.BookingLimits(8, 12)
         self.now = clock
 
     def _client_address(self, context: grpc.aio.ServicerContext, asserted: str) -> str:
@@ -213,9 +227,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         return await self.verifier.authenticate(context)
 
     async def _caller(self, principal: Principal) -> domain.User:
+        """The account as stored. Its token version is checked here exactly (the verifier's
+        cached list may be a few seconds behind): a role change voids older tokens at once."""
         user = await self.users.by_id(principal.user_id)
         if user is None:
             raise Unauthenticated("this account no longer exists")
+        if domain.token_revoked(user, principal.token_version):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
         return user
 
     # --- accounts and sign-in ----------------------------------------------------------------
@@ -297,42 +317,85 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             return
         await self.users.replace_password_hash(user_id, stored_hash, new_hash)
 
-    def _sign_in_keys(
+    def _address_keys(
         self, email: str, client_address: str
     ) -> list[tuple[str, domain.ThrottlePolicy]]:
-        keys = [(domain.throttle_key("account", email), self.sign_in.account)]
-        if client_address:
-            keys.insert(0, (domain.throttle_key("address", client_address), self.sign_in.address))
-        return keys
+        """Per-address counters, checked before the account's own: the address on every account,
+        then this account from this address (which bites first, so one stranger is stopped long
+        before the account locks)."""
+        if not client_address:
+            return []
+        return [
+            (domain.throttle_key("address", client_address), self.sign_in.address),
+            (
+                domain.throttle_key("pair", f"{client_address}|{email}"),
+                self.sign_in.pair or self.sign_in.account,
+            ),
+        ]
+
+    def _refuse(self, context: grpc.aio.ServicerContext, until: datetime, now: datetime) -> None:
+        seconds = max(1, math.ceil((until - now).total_seconds()))
+        context.set_trailing_metadata(((RETRY_AFTER, str(seconds)),))
+        _logins.add(1, {"outcome": "throttled"})
+        raise ResourceExhausted("too many failed sign-in attempts; try again later")
 
     async def Login(
         self, request: pb.LoginRequest, context: grpc.aio.ServicerContext
     ) -> pb.LoginResponse:
         now = self.now()
         email = domain.normalise_email(request.email)
-        keys = self._sign_in_keys(email, self._client_address(context, request.client_address))
-        # Counted as a failure until it proves otherwise.
-        await self._reserve(context, keys, now)
+        address = self._client_address(context, request.client_address)
+        # The address counters first: a throttled address is refused before anything else.
+        await self._reserve(context, self._address_keys(email, address), now)
+        pre = [key for key, _ in self._address_keys(email, address)]
         found = await self.users.credentials(email)
+        # A device this account signed in from before has its own counter instead of the
+        # account's: strangers failing elsewhere do not lock its owner out.
+        device_hash = domain.hash_secret(request.device_token) if request.device_token else ""
+        known_device = bool(
+            device_hash
+            and found is not None
+            and await self.devices.owner(device_hash, now) == found[0].user_id
+        )
+        own_key = domain.throttle_key(
+            "device" if known_device else "account", device_hash if known_device else email
+        )
+        locked_until = await self.throttle.reserve(own_key, self.sign_in.account, now)
+        # Locked (or slowed down) by failures: only the right password with a valid one-time
+        # code still passes, and every other answer is this same refusal (no oracle for the
+        # password), still counted on the address counters.
+        strict = locked_until is not None
+        if strict and not request.totp_code:
+            for key in pre:
+                await self.throttle.refund(key)
+            assert locked_until is not None
+            self._refuse(context, locked_until, now)
+        keys = pre if strict else [*pre, own_key]
         stored_hash = found[1] if found else None
         try:
             matches = await self.passwords.matches(stored_hash, request.password, context)
         except Busy:
-            for key, _ in keys:  # not a failed attempt: nothing was checked
+            for key in keys:  # not a failed attempt: nothing was checked
                 await self.throttle.refund(key)
             _logins.add(1, {"outcome": "busy"})
             raise
         if not matches:
+            if strict:
+                assert locked_until is not None
+                self._refuse(context, locked_until, now)
             _logins.add(1, {"outcome": "failure"})
             # One answer for an unknown email and a wrong password: never reveal who has an account.
             raise Unauthenticated("email or password is wrong")
         assert found is not None
         user = found[0]
         mfa = await self.users.mfa(user.user_id)
+        if strict and not mfa.get("enabled"):
+            assert locked_until is not None
+            self._refuse(context, locked_until, now)
         if mfa.get("enabled"):
             if not request.totp_code:
                 # The right password, asked for its code: not a failure.
-                for key, _ in keys:
+                for key in keys:
                     await self.throttle.refund(key)
                 _logins.add(1, {"outcome": "mfa_required"})
                 raise Unauthenticated(
@@ -345,18 +408,26 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             if step is None or not await self.users.use_totp_step(
                 user.user_id, step, secret=mfa["secret"], enable=False
             ):
+                if strict:
+                    assert locked_until is not None
+                    self._refuse(context, locked_until, now)
                 _logins.add(1, {"outcome": "failure"})
                 raise Unauthenticated(
                     "the one-time code is wrong or was used already", field="totp_code"
                 )
-        # Success: the account's counter starts again; the address keeps its other failures.
-        account_key, _ = keys[-1]
-        await self.throttle.clear(account_key)
-        for key, _ in keys[:-1]:
+        # Success: the account's (or device's) counter starts again, unless strangers locked it
+        # (their lock runs out on its own); the addresses keep their other failures.
+        if not strict:
+            await self.throttle.clear(own_key)
+        for key in pre:
             await self.throttle.refund(key)
         assert stored_hash is not None
         await self._upgrade_hash(user.user_id, stored_hash, request.password)
         user = await self._place_operator(user)
+        device_token = request.device_token if known_device else domain.new_secret_token()
+        await self.devices.remember(
+            domain.hash_secret(device_token), user.user_id, now, self.sign_in.device_ttl
+        )
         _logins.add(1, {"outcome": "success"})
         access, refresh = await self._issue(
             user,
@@ -371,6 +442,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             refresh_token=refresh,
             token_type="Bearer",
             expires_in=int(self.ttl.total_seconds()),
+            device_token=device_token,
         )
 
     async def _place_operator(self, user: domain.User) -> domain.User:
@@ -381,15 +453,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         if placement is None:
             return user
         role, clinic_id = placement
+
         # Compare-and-set: if the account changed meanwhile, the fresh record decides.
-        await self.users.set_clinic(
-            None,
-            user.user_id,
-            role=role,
-            clinic_id=clinic_id,
-            expect_role=user.role,
-            expect_clinic=user.clinic_id,
-        )
+        async def place(session: Session) -> bool:
+            return await self.users.set_clinic(
+                session,
+                user.user_id,
+                role=role,
+                clinic_id=clinic_id,
+                expect_role=user.role,
+                expect_clinic=user.clinic_id,
+            )
+
+        await self.store.transaction(place)
         log.info("account %s is %s of %r now (operator flag)", user.user_id, role, clinic_id)
         return await self._caller_by_id(user.user_id)
 
@@ -536,7 +612,22 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         user = await self.users.by_id(principal.user_id)
         if user is None:
             raise NotFound("this account no longer exists")
+        # Exact, not cached: scheduling asks this at every booking with the caller's token.
+        if domain.token_revoked(user, principal.token_version):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
         return pb.GetMeResponse(user=user_to_pb(user))
+
+    async def ListTokenRevocations(
+        self, request: pb.ListTokenRevocationsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTokenRevocationsResponse:
+        return pb.ListTokenRevocationsResponse(
+            revocations=[
+                pb.TokenRevocation(user_id=user_id, min_version=version)
+                for user_id, version in await self.users.revocations()
+            ]
+        )
 
     async def GetJwks(
         self, request: pb.GetJwksRequest, context: grpc.aio.ServicerContext
@@ -576,6 +667,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             commission_bps=request.commission_bps,
             cancellation_window_hours=request.cancellation_window_hours,
             late_fee_minor=request.late_cancellation_fee_minor,
+            max_active_per_therapist=request.max_active_bookings_per_therapist,
+            max_active_per_client=request.max_active_bookings_per_client,
             admin_user_id=user.user_id,
             now=self.now(),
         )
@@ -596,16 +689,30 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
         await self.store.transaction(write)
         self.outbox.wake()
-        return pb.CreateClinicResponse(clinic=clinic_to_pb(clinic))
+        return pb.CreateClinicResponse(clinic=self._clinic_pb(clinic, full=True))
 
     async def GetClinic(
         self, request: pb.GetClinicRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetClinicResponse:
-        await self._principal(context)
+        principal = await self._principal(context)
         clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
         if clinic is None:
             raise NotFound("no such clinic")
-        return pb.GetClinicResponse(clinic=clinic_to_pb(clinic))
+        # Operators administer the marketplace, so only an admin's token needs the flag read
+        # (clients, who ask at every booking, cost no extra read).
+        operator = False
+        if principal.role == CLINIC_ADMIN and principal.clinic_id != clinic.clinic_id:
+            caller = await self.users.by_id(principal.user_id)
+            operator = caller is not None and caller.operator
+        full = domain.sees_full_clinic(
+            clinic, role=principal.role, clinic_id=principal.clinic_id, operator=operator
+        )
+        return pb.GetClinicResponse(clinic=self._clinic_pb(clinic, full=full))
+
+    def _clinic_pb(self, clinic: domain.Clinic, *, full: bool) -> pb.Clinic:
+        return clinic_to_pb(
+            clinic, full=full, limits=domain.booking_limits(clinic, self.booking_defaults)
+        )
 
     async def ApproveClinic(
         self, request: pb.ApproveClinicRequest, context: grpc.aio.ServicerContext
@@ -623,7 +730,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             log.info("clinic %s approved by operator %s", clinic.clinic_id, operator.user_id)
         current = await self.clinics.by_id(clinic.clinic_id)
         assert current is not None
-        return pb.ApproveClinicResponse(clinic=clinic_to_pb(current))
+        return pb.ApproveClinicResponse(clinic=self._clinic_pb(current, full=True))
 
     async def CreateInvitation(
         self, request: pb.CreateInvitationRequest, context: grpc.aio.ServicerContext

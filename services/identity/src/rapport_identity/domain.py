@@ -45,6 +45,9 @@ class User:
     # A platform operator: set only by a deliberate admin action (`python -m rapport_identity
     # operator grant`), never by anything an account can do or claim (such as its email).
     operator: bool = False
+    # Bumped by every change of role, clinic or operator flag; access tokens carry it (`ver`)
+    # and one below the account's current version is refused (the change revoked it).
+    token_version: int = 0
 
 
 def normalise_email(email: str) -> str:
@@ -146,10 +149,21 @@ def access_claims(
         "role": user.role,
         "clinic_id": user.clinic_id,
         "mfa": mfa,
+        "ver": user.token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
         "jti": str(uuid.uuid4()),
     }
+
+
+# How long a revocation is listed: the longest an access token may live (the settings' bound)
+# plus the verifiers' leeway; any token it voids has expired by then.
+REVOCATION_KEEP = timedelta(seconds=3600 + 60)
+
+
+def token_revoked(user: User, token_version: int) -> bool:
+    """The token was issued before the account's last role, clinic or operator change."""
+    return token_version < user.token_version
 
 
 # argon2id at OWASP's password-storage minimum (m=19 MiB, t=2, p=1), chosen by measurement:
@@ -202,6 +216,7 @@ def new_secret_token() -> str:
 MAX_CLINIC_NAME = 200
 MAX_CANCELLATION_WINDOW_HOURS = 24 * 14
 MAX_FEE_MINOR = 100_000_000
+MAX_ACTIVE_BOOKINGS = 200
 # A clinic is vetted by a platform operator before its admin may verify licences: otherwise
 # anyone could found a clinic, invite their own therapist account and vouch for invented licences.
 CLINIC_PENDING, CLINIC_APPROVED = "pending", "approved"
@@ -221,6 +236,10 @@ class Clinic:
     status: str = CLINIC_PENDING
     approved_at: datetime | None = None
     approved_by: str = ""
+    # Active bookings one client may have at once with one therapist / with the whole clinic;
+    # 0: the platform's default (identity's settings), also for records from before the limits.
+    max_active_per_therapist: int = 0
+    max_active_per_client: int = 0
 
     @property
     def approved(self) -> bool:
@@ -259,6 +278,8 @@ def new_clinic(
     admin_user_id: str = "",
     clinic_id: str | None = None,
     status: str = CLINIC_PENDING,
+    max_active_per_therapist: int = 0,
+    max_active_per_client: int = 0,
 ) -> Clinic:
     name = name.strip()
     if not name or len(name) > MAX_CLINIC_NAME:
@@ -277,6 +298,20 @@ def new_clinic(
             "late_cancellation_fee_minor must be a non-negative amount in minor units",
             field="late_cancellation_fee_minor",
         )
+    for field, value in (
+        ("max_active_bookings_per_therapist", max_active_per_therapist),
+        ("max_active_bookings_per_client", max_active_per_client),
+    ):
+        if not 0 <= value <= MAX_ACTIVE_BOOKINGS:
+            raise InvalidArgument(
+                f"{field} must be 0 (the platform's default) to {MAX_ACTIVE_BOOKINGS}",
+                field=field,
+            )
+    if 0 < max_active_per_client < max_active_per_therapist:
+        raise InvalidArgument(
+            "max_active_bookings_per_client must not be below the per-therapist limit",
+            field="max_active_bookings_per_client",
+        )
     return Clinic(
         clinic_id=clinic_id or str(uuid.uuid4()),
         name=name,
@@ -289,7 +324,29 @@ def new_clinic(
         admin_user_id=admin_user_id,
         status=status,
         approved_at=now if status == CLINIC_APPROVED else None,
+        max_active_per_therapist=max_active_per_therapist,
+        max_active_per_client=max_active_per_client,
     )
+
+
+@dataclass(frozen=True)
+class BookingLimits:
+    per_therapist: int
+    per_client: int
+
+
+def booking_limits(clinic: Clinic, defaults: BookingLimits) -> BookingLimits:
+    """The clinic's own limits, the platform's default where it set none."""
+    return BookingLimits(
+        per_therapist=clinic.max_active_per_therapist or defaults.per_therapist,
+        per_client=clinic.max_active_per_client or defaults.per_client,
+    )
+
+
+def sees_full_clinic(clinic: Clinic, *, role: str, clinic_id: str, operator: bool) -> bool:
+    """Commission and vetting status are for the clinic's admin and platform operators; anyone
+    else sees what a client needs to book (name, cancellation policy, booking limits)."""
+    return operator or (role == CLINIC_ADMIN and clinic_id == clinic.clinic_id)
 
 
 def approve_clinic(clinic: Clinic, *, operator_id: str, now: datetime) -> Clinic:

@@ -46,6 +46,15 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     # Checks scheduling's service tokens: its consumers re-check facts with identity.
     scheduling_token_key: ServiceTokenKey = ""
 
+    # Active bookings (held or confirmed, not over) one client may have at once, for clinics
+    # that set no limits of their own (the marketplace included).
+    default_max_active_bookings_per_therapist: int = Field(
+        8, ge=1, le=200, description="with one therapist, unless the clinic sets its own"
+    )
+    default_max_active_bookings_per_client: int = Field(
+        12, ge=1, le=200, description="with one clinic's therapists, unless it sets its own"
+    )
+
     invitation_ttl_hours: int = Field(7 * 24, ge=1, le=30 * 24)
     license_sweep_check_seconds: float = Field(
         600, gt=0, description="how often a replica checks whether today's sweep has run"
@@ -57,6 +66,14 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     login_account_lock_after: int = Field(10, ge=1)
     login_address_slowdown_after: int = Field(20, ge=1)
     login_address_lock_after: int = Field(100, ge=1)
+    # Failures on one account from one address: these bite first, so a stranger at one address
+    # is stopped long before the account's own lock (which a known device, or the right
+    # password with a valid one-time code, still passes).
+    login_pair_slowdown_after: int = Field(3, ge=1)
+    login_pair_lock_after: int = Field(5, ge=1)
+    known_device_days: int = Field(
+        90, ge=1, le=400, description="how long a device that signed in counts as known"
+    )
     login_lockout_seconds: int = Field(900, ge=1)
     login_failure_window_seconds: int = Field(900, ge=1)
     login_max_delay_seconds: int = Field(60, ge=1)

@@ -4,7 +4,7 @@ clinic id, and the queries that serve a clinic admin filter on it."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -14,6 +14,7 @@ from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_identity.domain import (
     CLINIC_APPROVED,
+    REVOCATION_KEEP,
     Clinic,
     Invitation,
     License,
@@ -30,6 +31,8 @@ LICENSES = "licenses"
 INVITATIONS = "invitations"
 REFRESH_TOKENS = "refresh_tokens"
 THROTTLE = "login_throttle"
+REVOCATIONS = "token_revocations"
+DEVICES = "known_devices"
 JOBS = "jobs"
 CURRENT_LICENSE_INDEX = "one_current_license"
 # Replaced by CURRENT_LICENSE_INDEX (it made an expired licence impossible to renew).
@@ -70,6 +73,8 @@ INDEXES = {
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
     ],
     THROTTLE: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
+    REVOCATIONS: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
+    DEVICES: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
 }
 
 
@@ -101,6 +106,39 @@ def _to_user(doc: dict[str, Any]) -> User:
 class Users:
     def __init__(self, store: Store) -> None:
         self._col = store.db[USERS]
+        self._revocations = store.db[REVOCATIONS]
+
+    async def _bump(
+        self, session: Session | None, filter: dict[str, Any], set_: dict[str, Any]
+    ) -> bool:
+        """Change the account and its token version together, and list the new version as the
+        minimum every verifier accepts (ListTokenRevocations) until older tokens have expired.
+        In the caller's transaction when it passes one."""
+        doc = await self._col.find_one_and_update(
+            filter,
+            {"$set": set_, "$inc": {"token_version": 1}},
+            projection={"token_version": 1},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if doc is None:
+            return False
+        now = datetime.now(UTC)
+        await self._revocations.update_one(
+            {"_id": doc["_id"]},
+            {
+                "$max": {"min_version": doc["token_version"]},
+                "$set": {"at": now, "expires_at": now + REVOCATION_KEEP},
+            },
+            upsert=True,
+            session=session,
+        )
+        return True
+
+    async def revocations(self) -> list[tuple[str, int]]:
+        now = datetime.now(UTC)
+        cursor = self._revocations.find({"expires_at": {"$gt": now}}, {"min_version": 1})
+        return [(d["_id"], int(d["min_version"])) async for d in cursor]
 
     async def add(self, session: Session, user: User, password_hash: str) -> None:
         await self._col.insert_one(_user_doc(user, password_hash), session=session)
@@ -121,8 +159,9 @@ class Users:
         return result.modified_count == 1
 
     async def set_operator(self, user_id: str, flag: bool) -> bool:
-        result = await self._col.update_one({"_id": user_id}, {"$set": {"operator": flag}})
-        return result.matched_count == 1
+        """A grant or a revocation voids the account's access tokens (a revoked operator keeps
+        no marketplace-admin token)."""
+        return await self._bump(None, {"_id": user_id}, {"operator": flag})
 
     async def operators(self) -> list[User]:
         cursor = self._col.find({"operator": True}).sort("_id", ASCENDING)
@@ -176,13 +215,13 @@ class Users:
         expect_role: str,
         expect_clinic: str,
     ) -> bool:
-        """Compare-and-set: the change applies only if nobody changed the account meanwhile."""
-        result = await self._col.update_one(
+        """Compare-and-set: the change applies only if nobody changed the account meanwhile.
+        It voids the account's access tokens (their role or clinic claim is stale now)."""
+        return await self._bump(
+            session,
             {"_id": user_id, "role": expect_role, "clinic_id": expect_clinic},
-            {"$set": {"role": role, "clinic_id": clinic_id}},
-            session=session,
+            {"role": role, "clinic_id": clinic_id},
         )
-        return result.modified_count == 1
 
     async def therapists_of(
         self, clinic_id: str, *, after: str, limit: int, also_blank: bool
@@ -589,6 +628,27 @@ class Throttle:
 
     async def clear(self, key: str) -> None:
         await self._col.delete_one({"_id": key})
+
+
+# --- known devices ----------------------------------------------------------------------------
+
+
+class Devices:
+    """Devices an account signed in from, by the hash of the token each was given."""
+
+    def __init__(self, store: Store) -> None:
+        self._col = store.db[DEVICES]
+
+    async def owner(self, token_hash: str, now: datetime) -> str | None:
+        d = await self._col.find_one({"_id": token_hash, "expires_at": {"$gt": now}})
+        return str(d["user_id"]) if d else None
+
+    async def remember(self, token_hash: str, user_id: str, now: datetime, ttl: timedelta) -> None:
+        await self._col.update_one(
+            {"_id": token_hash},
+            {"$set": {"user_id": user_id, "last_used_at": now, "expires_at": now + ttl}},
+            upsert=True,
+        )
 
 
 # --- once-per-period jobs across replicas ----------------------------------------------------

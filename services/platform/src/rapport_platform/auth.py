@@ -3,11 +3,19 @@
 Tokens are ES256 JWTs with a `kid`. The JWKS is cached and fetched again when a token names a kid
 the cache does not know (key rotation), at most once per `min_refresh_s`. Role and tenancy checks
 are one small API so that each service reads the same way.
+
+Revocation on a role change: a token carries its account's token version (`ver`); identity bumps
+the version whenever the account's role or clinic changes and lists, for as long as an access token
+may live, each such account with its new minimum version. A verifier holds that short list in a
+RevocationCache, fetched again when older than `max_age_s` (5 s): a check on use is a dict lookup,
+one small call per replica every few seconds whatever the traffic, and a revoked token stops
+working everywhere within that interval (at once where identity reads the account itself).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +36,10 @@ CLINIC_ADMIN = "clinic_admin"
 ROLES = (CLIENT, THERAPIST, CLINIC_ADMIN)
 
 JwksFetcher = Callable[[], Awaitable[Sequence[dict[str, Any]]]]
+# (user_id, min_version) of every account whose tokens below that version are void.
+RevocationFetcher = Callable[[], Awaitable[Iterable[tuple[str, int]]]]
+REVOCATION_MAX_AGE_S = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class Principal:
     clinic_id: str
     mfa: bool
     token: str
+    # The account's token version when the token was issued (`ver`; 0 before versions existed).
+    token_version: int = 0
 
     def require_role(self, *roles: str) -> Principal:
         if self.role not in roles:
@@ -89,11 +103,53 @@ class JwksCache:
         return self._keys.get(kid)
 
 
+class RevocationCache:
+    """The accounts whose older tokens are void, fetched again once older than `max_age_s`.
+
+    The first call after that waits for the fetch (so a revocation is never older than
+    max_age_s plus one fetch when traffic resumes after a pause); concurrent callers share it.
+    A failed fetch keeps the last list and is tried again after max_age_s: role changes happen
+    in identity, so while identity is unreachable no new revocation can be missed beyond those
+    of the last interval (a warning is logged)."""
+
+    def __init__(
+        self,
+        fetch: RevocationFetcher,
+        *,
+        max_age_s: float = REVOCATION_MAX_AGE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._max_age = max_age_s
+        self._clock = clock
+        self._min: dict[str, int] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def min_version(self, user_id: str) -> int:
+        if self._clock() - self._fetched_at >= self._max_age:
+            async with self._lock:
+                if self._clock() - self._fetched_at >= self._max_age:
+                    try:
+                        self._min = dict(await self._fetch())
+                    except Exception as exc:  # keep the last list; a verifier must not crash
+                        log.warning("token revocations not refreshed: %s", type(exc).__name__)
+                    self._fetched_at = self._clock()
+        return self._min.get(user_id, 0)
+
+
 class TokenVerifier:
     def __init__(
-        self, jwks: JwksCache, *, issuer: str = ISSUER, audience: str = AUDIENCE, leeway: int = 5
+        self,
+        jwks: JwksCache,
+        *,
+        issuer: str = ISSUER,
+        audience: str = AUDIENCE,
+        leeway: int = 5,
+        revocations: RevocationCache | None = None,
     ) -> None:
         self._jwks = jwks
+        self._revocations = revocations
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
@@ -123,14 +179,26 @@ class TokenVerifier:
             raise Unauthenticated("access token expired") from None
         except jwt.InvalidTokenError:
             raise Unauthenticated("access token is invalid") from None
-        if claims.get("typ") != "access" or claims.get("role") not in ROLES:
+        version = claims.get("ver", 0)
+        if (
+            claims.get("typ") != "access"
+            or claims.get("role") not in ROLES
+            or not isinstance(version, int)
+            or isinstance(version, bool)
+        ):
             raise Unauthenticated("access token is invalid")
+        user_id = str(claims["sub"])
+        if self._revocations is not None and version < await self._revocations.min_version(user_id):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
         return Principal(
-            user_id=str(claims["sub"]),
+            user_id=user_id,
             role=str(claims["role"]),
             clinic_id=str(claims.get("clinic_id") or ""),
             mfa=bool(claims.get("mfa", False)),
             token=token,
+            token_version=version,
         )
 
     async def authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
@@ -160,3 +228,24 @@ def identity_jwks_fetcher(channel: grpc.aio.Channel) -> JwksFetcher:
         return [MessageToDict(k, preserving_proto_field_name=True) for k in reply.keys]
 
     return fetch
+
+
+def identity_revocations_fetcher(channel: grpc.aio.Channel) -> RevocationFetcher:
+    """Fetch identity's list of token revocations over gRPC (for RevocationCache)."""
+    from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
+
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+
+    async def fetch() -> list[tuple[str, int]]:
+        reply = await stub.ListTokenRevocations(identity_pb2.ListTokenRevocationsRequest())
+        return [(r.user_id, r.min_version) for r in reply.revocations]
+
+    return fetch
+
+
+def identity_verifier(channel: grpc.aio.Channel) -> TokenVerifier:
+    """The verifier every service other than identity uses: identity's JWKS and revocations."""
+    return TokenVerifier(
+        JwksCache(identity_jwks_fetcher(channel)),
+        revocations=RevocationCache(identity_revocations_fetcher(channel)),
+    )

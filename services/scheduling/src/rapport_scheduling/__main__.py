@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rapport.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
-from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
+from rapport_platform.auth import identity_verifier
 from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
@@ -55,7 +55,7 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc
     identity_channel = client_channel(
         settings.identity_addr, timeout_s=settings.identity_timeout_seconds
     )
-    verifier = TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel)))
+    verifier = identity_verifier(identity_channel)
     identity = Identity(
         identity_channel, settings.identity_timeout_seconds, settings.service_token_key
     )

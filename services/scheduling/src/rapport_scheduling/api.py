@@ -400,9 +400,9 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         domain.check_modality(
             modality, [IDENTITY_MODALITY[m] for m in profile.modalities if m in IDENTITY_MODALITY]
         )
-        eligible, policy = await asyncio.gather(
+        eligible, (policy, limits) = await asyncio.gather(
             self.identity.eligibility(request.therapist_id, me.jurisdiction, who),
-            self._policy(profile, st, who),
+            self._terms(profile, st, who),
         )
         if not eligible.eligible:
             raise PermissionDenied(
@@ -432,6 +432,12 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                 await self.repo.remember_key(
                     session, who.user_id, key, fingerprint, appt.appointment_id, now
                 )
+            domain.check_booking_limits(
+                await self.repo.active_bookings(session, who.user_id, now),
+                limits,
+                therapist_id=appt.therapist_id,
+                clinic_id=appt.clinic_id,
+            )
             if appt.status == domain.HELD:
                 held = await self.repo.live_holds(session, who.user_id, now)
                 if held >= self.settings.max_live_holds:
@@ -449,6 +455,10 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                     appt,
                 )
             await self.outbox.add(session, events.BOOKED, events.booked(appt, now))
+            # Last, so two bookings of one client conflict only if they commit at nearly the
+            # same time (the later one runs again and counts the other); earlier, it would make
+            # a client's parallel bookings spin on each other for the whole transaction.
+            await self.repo.pin_client(session, who.user_id)
 
         try:
             await self.store.transaction(write)
@@ -477,22 +487,32 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             appointment=appointment_to_pb(appt, self.clock()), replayed=True
         )
 
-    async def _policy(
+    async def _terms(
         self, profile: idpb.TherapistProfile, st: domain.SessionType, who: Principal
-    ) -> domain.CancellationPolicy:
+    ) -> tuple[domain.CancellationPolicy, domain.BookingLimits]:
+        """The clinic's cancellation policy and booking limits (identity owns clinic terms)."""
+        overall = self.settings.max_active_bookings
         if not profile.clinic_id:
-            return domain.CancellationPolicy(
+            policy = domain.CancellationPolicy(
                 window_hours=self.settings.default_cancellation_window_hours,
                 late_fee_minor=0,
                 currency=st.currency,
             )
+            return policy, domain.BookingLimits(overall, overall, overall)
         clinic = await self.identity.clinic(profile.clinic_id, who)
         p = clinic.cancellation_policy
-        return domain.CancellationPolicy(
+        policy = domain.CancellationPolicy(
             window_hours=p.window_hours,
             late_fee_minor=p.late_fee.amount_minor,
             currency=p.late_fee.currency or clinic.currency,
         )
+        # 0 (an identity from before the limits): only the platform's bound applies.
+        limits = domain.BookingLimits(
+            per_therapist=clinic.booking_limits.per_therapist,
+            per_clinic=clinic.booking_limits.per_client,
+            overall=overall,
+        )
+        return policy, limits
 
     async def ConfirmAppointment(
         self, request: pb.ConfirmAppointmentRequest, context: grpc.aio.ServicerContext
@@ -530,11 +550,12 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
     ) -> pb.ListAppointmentsResponse:
         who = await self.verifier.authenticate(context)
         if who.role == CLIENT:
-            scope = {"client_id": who.user_id}
+            scope: dict[str, Any] = {"client_id": who.user_id}
         elif who.role == THERAPIST:
             scope = {"therapist_id": who.user_id}
         elif who.role == CLINIC_ADMIN and who.clinic_id:
-            scope = {"clinic_id": who.clinic_id}
+            # Their clinic's, and the ones they booked as a client before founding it.
+            scope = {"$or": [{"clinic_id": who.clinic_id}, {"client_id": who.user_id}]}
         else:
             raise PermissionDenied("no appointments to show for this account")
         limit = domain.check_limit(request.limit)
@@ -592,10 +613,9 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         who = await self.verifier.authenticate(context)
         new_start = from_ts(request.start, field="start")
         now = self.clock()
-        if who.role == CLIENT:
+        current = await self._appointment(request.appointment_id)
+        if domain.role_in(current, who) == CLIENT:
             # Booking anew, in effect: the therapist must still be licensed where the client lives.
-            current = await self._appointment(request.appointment_id)
-            domain.role_in(current, who)
             me = await self.identity.me(who)
             eligible = await self.identity.eligibility(current.therapist_id, me.jurisdiction, who)
             if not eligible.eligible:

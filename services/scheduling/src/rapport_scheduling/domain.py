@@ -448,7 +448,8 @@ class Appointment:
     no_show_at: datetime | None = None
     completed_at: datetime | None = None
     session_id: str = ""
-    # The therapist or the clinic moved the session: the client may then cancel without a fee.
+    # The therapist or the clinic moved the session last: the client may then cancel without a
+    # fee. Cleared when the client moves it themself (their choice of time binds them again).
     late_fee_waived: bool = False
 
     @property
@@ -520,9 +521,48 @@ def new_appointment(
     )
 
 
+@dataclass(frozen=True)
+class BookingLimits:
+    """Active bookings (held or confirmed, not over) one client may have at once: with one
+    therapist and with one clinic (the clinic's terms, from identity), and on the whole platform
+    (scheduling's setting)."""
+
+    per_therapist: int
+    per_clinic: int
+    overall: int
+
+
+@dataclass(frozen=True)
+class ActiveBooking:
+    therapist_id: str
+    clinic_id: str
+
+
+def check_booking_limits(
+    active: Sequence[ActiveBooking], limits: BookingLimits, *, therapist_id: str, clinic_id: str
+) -> None:
+    """One more booking must stay within every limit: bookings are not free to hoard (a client
+    could otherwise empty a therapist's calendar, then cancel early at no cost)."""
+    with_therapist = sum(1 for a in active if a.therapist_id == therapist_id)
+    in_clinic = sum(1 for a in active if a.clinic_id == clinic_id)
+    for count, limit, what in (
+        (with_therapist, limits.per_therapist, "with this therapist"),
+        (in_clinic, limits.per_clinic, "with this clinic"),
+        (len(active), limits.overall, "in all"),
+    ):
+        if limit > 0 and count >= limit:
+            raise FailedPrecondition(
+                f"at most {limit} upcoming sessions {what} at a time; "
+                "cancel one or wait until one is over",
+                field="therapist_id",
+            )
+
+
 def role_in(appt: Appointment, who: Principal) -> str:
-    """Which party the caller is to this appointment, or PermissionDenied."""
-    if who.role == CLIENT and who.user_id == appt.client_id:
+    """Which party the caller is to this appointment, or PermissionDenied. The client is the
+    account that booked, whatever its role became since (a client who founded a clinic keeps
+    seeing, moving and cancelling their own sessions, as a client, fees included)."""
+    if who.user_id == appt.client_id:
         return CLIENT
     if who.role == THERAPIST and who.user_id == appt.therapist_id:
         return THERAPIST
@@ -611,7 +651,9 @@ def reschedule(
         end=new_start + duration,
         buffer_before_minutes=av.buffer_before_minutes,
         buffer_after_minutes=av.buffer_after_minutes,
-        late_fee_waived=appt.late_fee_waived or by != CLIENT,
+        # The waiver answers for a time the client did not choose: the client's own move
+        # chooses the time, so the in-window rules apply to it again.
+        late_fee_waived=by != CLIENT,
     )
 
 

@@ -14,6 +14,13 @@ class SchedulingSettings(GrpcServiceSettings):
     max_live_holds: int = Field(
         3, ge=1, le=50, description="live holds one client may have at once (no free blocking)"
     )
+    max_active_bookings: int = Field(
+        30,
+        ge=1,
+        le=1000,
+        description="a client's active bookings (held or confirmed, not over) on the whole "
+        "platform; each clinic bounds them per therapist and per clinic in its own terms",
+    )
     reminder_leads_minutes: CommaSeparatedInts = Field(
         (1440, 60),
         description="reminders go out this many minutes before each start, e.g. `1440,60`",

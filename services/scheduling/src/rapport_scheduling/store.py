@@ -25,6 +25,7 @@ from rapport_platform.store import Session, Store, from_document, to_document
 from rapport_scheduling.domain import (
     CONFIRMED,
     HELD,
+    ActiveBooking,
     Appointment,
     Availability,
     CancellationPolicy,
@@ -41,6 +42,7 @@ CLAIMS = "claims"
 REMINDERS = "reminders"
 IDEMPOTENCY = "idempotency_keys"
 FEEDS = "calendar_feeds"
+CLIENT_PINS = "client_pins"
 
 PENDING, FIRED, CANCELLED, SKIPPED = "pending", "fired", "cancelled", "skipped"
 IDEMPOTENCY_TTL = timedelta(days=7)
@@ -158,6 +160,7 @@ class SchedulingStore:
         self.reminders = db[REMINDERS]
         self.idempotency = db[IDEMPOTENCY]
         self.feeds = db[FEEDS]
+        self.client_pins = db[CLIENT_PINS]
 
     # availability
     async def put_availability(self, av: Availability) -> None:
@@ -234,6 +237,33 @@ class SchedulingStore:
         )
         return result.modified_count == len(appt.claim_cells)
 
+    async def pin_client(self, session: Session, client_id: str) -> None:
+        """A write to one document per client inside each booking transaction: of two bookings
+        of one client at once, the one whose snapshot predates the other's commit conflicts here
+        and runs again (then counts the other), so the count-then-insert of the booking limits
+        cannot be raced past."""
+        await self.client_pins.update_one(
+            {"_id": client_id}, {"$inc": {"bookings": 1}}, upsert=True, session=session
+        )
+
+    async def active_bookings(
+        self, session: Session, client_id: str, now: datetime
+    ) -> list[ActiveBooking]:
+        """The client's appointments that still hold a time: confirmed or a live hold, not over."""
+        cursor = self.appointments.find(
+            {
+                "client_id": client_id,
+                "end": {"$gt": now},
+                "$or": [
+                    {"status": CONFIRMED},
+                    {"status": HELD, "hold_expires_at": {"$gt": now}},
+                ],
+            },
+            {"therapist_id": 1, "clinic_id": 1},
+            session=session,
+        )
+        return [ActiveBooking(d["therapist_id"], d.get("clinic_id", "")) async for d in cursor]
+
     async def live_holds(self, session: Session, client_id: str, now: datetime) -> int:
         return await self.appointments.count_documents(
             {"client_id": client_id, "status": HELD, "hold_expires_at": {"$gt": now}},
@@ -280,7 +310,7 @@ class SchedulingStore:
 
     async def list_appointments(
         self,
-        scope: dict[str, str],
+        scope: dict[str, Any],
         *,
         limit: int,
         after: tuple[datetime, str] | None,
@@ -300,9 +330,14 @@ class SchedulingStore:
             query["status"] = {"$in": list(statuses)}
         if after is not None:
             a_start, a_id = after
-            query["$or"] = [
-                {"start": {"$gt": a_start}},
-                {"start": a_start, "_id": {"$gt": a_id}},
+            # $and: the scope may hold an $or of its own.
+            query["$and"] = [
+                {
+                    "$or": [
+                        {"start": {"$gt": a_start}},
+                        {"start": a_start, "_id": {"$gt": a_id}},
+                    ]
+                }
             ]
         cursor = self.appointments.find(query).sort([("start", ASCENDING), ("_id", ASCENDING)])
         return [doc_to_appointment(d) async for d in cursor.limit(limit)]

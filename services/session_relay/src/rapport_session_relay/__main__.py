@@ -12,7 +12,7 @@ import uvicorn
 from rapport.scheduling.v1 import scheduling_pb2_grpc
 from rapport.sessions.v1 import sessions_pb2, sessions_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
-from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
+from rapport_platform.auth import identity_verifier
 from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
@@ -87,7 +87,7 @@ def create(settings: SessionRelaySettings, *, clock: Callable[[], datetime] = _u
     )
     api = SessionRelayApi(
         settings=settings,
-        verifier=TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel))),
+        verifier=identity_verifier(identity_channel),
         scheduling=scheduling_pb2_grpc.SchedulingServiceStub(scheduling_channel),
         clock=clock,
     )

@@ -10,7 +10,7 @@ import grpc
 from rapport.scheduling.v1 import scheduling_pb2 as spb
 from rapport.scheduling.v1 import scheduling_pb2_grpc
 from rapport.sessions.v1 import sessions_pb2 as pb
-from rapport_platform.auth import CLIENT, THERAPIST, TokenVerifier
+from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, TokenVerifier
 from rapport_platform.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -68,10 +68,12 @@ class SessionRelayApi:
         who = await self.verifier.authenticate(context)
         if not domain_id_ok(request.appointment_id):
             raise InvalidArgument("appointment_id is malformed", field="appointment_id")
-        who.require_role(CLIENT, THERAPIST)
+        who.require_role(CLIENT, THERAPIST, CLINIC_ADMIN)
         appt = await self._appointment(request.appointment_id, who.token)
         role = {appt.therapist_id: domain.THERAPIST, appt.client_id: domain.CLIENT}.get(who.user_id)
-        if role is None or role != who.role:
+        # The client is the account that booked, whatever its role became since (a client who
+        # founded a clinic still attends their own sessions); a therapist joins as a therapist.
+        if role is None or (role == domain.THERAPIST and who.role != THERAPIST):
             raise PermissionDenied("only the appointment's client and therapist may join")
         if appt.status != spb.APPOINTMENT_STATUS_CONFIRMED:
             raise FailedPrecondition("only a confirmed appointment has a session")

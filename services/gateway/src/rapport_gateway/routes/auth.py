@@ -44,6 +44,12 @@ class LoginBody(Strict):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     totp_code: str = Field("", max_length=10)
+    device_token: str = Field(
+        "",
+        max_length=100,
+        description="what an earlier sign-in on this device returned: it still signs in while "
+        "failures from elsewhere have locked the account",
+    )
 
 
 class TokenReply(BaseModel):
@@ -51,6 +57,9 @@ class TokenReply(BaseModel):
     refresh_token: str | None = None
     token_type: str
     expires_in: int
+    device_token: str | None = Field(
+        None, description="sign-in only: keep it on this device, send it at the next sign-in"
+    )
 
 
 class RefreshBody(Strict):
@@ -143,13 +152,16 @@ async def register(body: RegisterBody, request: Request) -> RegisterReply:
 )
 async def login(body: LoginBody, request: Request) -> TokenReply:
     """With multi-factor enabled, `totp_code` is required (401 naming the field without it).
-    Repeated failures on one account or from one address slow down, then lock (429)."""
+    Repeated failures from one address, on one account from one address, and on one account
+    slow down, then lock (429). A locked account still lets in the right password with a valid
+    code, or from a known device (`device_token`)."""
     reply = await identity(request).Login(
         idpb.LoginRequest(
             email=body.email,
             password=body.password,
             totp_code=body.totp_code,
             client_address=client_address(request),
+            device_token=body.device_token,
         ),
         metadata=as_gateway(request),
     )
@@ -158,6 +170,7 @@ async def login(body: LoginBody, request: Request) -> TokenReply:
         refresh_token=reply.refresh_token or None,
         token_type=reply.token_type,
         expires_in=reply.expires_in,
+        device_token=reply.device_token or None,
     )
 
 

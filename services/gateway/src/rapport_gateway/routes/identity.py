@@ -55,6 +55,12 @@ class ClinicBody(Strict):
     commission_bps: int = Field(ge=0, le=10_000, description="the clinic's share, basis points")
     cancellation_window_hours: int = Field(ge=0, le=336)
     late_cancellation_fee_minor: int = Field(ge=0, le=100_000_000)
+    max_active_bookings_per_therapist: int = Field(
+        0, ge=0, le=200, description="a client's active bookings with one therapist; 0: default"
+    )
+    max_active_bookings_per_client: int = Field(
+        0, ge=0, le=200, description="a client's active bookings in the clinic; 0: default"
+    )
 
 
 CLINIC_STATUS_NAMES = {
@@ -68,28 +74,37 @@ class ClinicReply(BaseModel):
     name: str
     currency: str
     timezone: str
-    commission_bps: int
     cancellation_window_hours: int
     late_cancellation_fee_minor: int
-    status: Literal["pending", "approved"] = Field(
-        description="pending until a platform operator approves the clinic; only an approved "
-        "clinic's admin may verify licences"
+    max_active_bookings_per_therapist: int
+    max_active_bookings_per_client: int
+    commission_bps: int | None = Field(
+        None, description="the clinic's admin and platform operators only"
     )
-    approved_at: str | None
+    status: Literal["pending", "approved"] | None = Field(
+        None,
+        description="the clinic's admin and platform operators only: pending until a platform "
+        "operator approves the clinic; only an approved clinic's admin may verify licences",
+    )
+    approved_at: str | None = None
 
 
 def clinic_reply(c: idpb.Clinic) -> ClinicReply:
-    return ClinicReply(
+    reply = ClinicReply(
         clinic_id=c.clinic_id,
         name=c.name,
         currency=c.currency,
         timezone=c.timezone,
-        commission_bps=c.commission_bps,
         cancellation_window_hours=c.cancellation_policy.window_hours,
         late_cancellation_fee_minor=c.cancellation_policy.late_fee.amount_minor,
-        status=CLINIC_STATUS_NAMES.get(c.status, "pending"),  # type: ignore[arg-type]
-        approved_at=rfc3339(c.approved_at, c.HasField("approved_at")),
+        max_active_bookings_per_therapist=c.booking_limits.per_therapist,
+        max_active_bookings_per_client=c.booking_limits.per_client,
     )
+    if c.full_view:
+        reply.commission_bps = c.commission_bps
+        reply.status = CLINIC_STATUS_NAMES.get(c.status, "pending")  # type: ignore[assignment]
+        reply.approved_at = rfc3339(c.approved_at, c.HasField("approved_at"))
+    return reply
 
 
 @router.post("/v1/clinics", status_code=201, response_model=ClinicReply)
@@ -105,6 +120,9 @@ async def create_clinic(body: ClinicBody, request: Request, token: Token) -> Cli
 
 @router.get("/v1/clinics/{clinic_id}", response_model=ClinicReply)
 async def get_clinic(clinic_id: Id, request: Request, token: Token) -> ClinicReply:
+    """Any signed-in account sees what a client needs (name, currency, cancellation policy,
+    booking limits); commission and vetting status (null for others) only the clinic's admin
+    and platform operators."""
     reply = await identity(request).GetClinic(
         idpb.GetClinicRequest(clinic_id=clinic_id), metadata=auth(token)
     )
