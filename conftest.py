@@ -69,6 +69,7 @@ import contextlib  # noqa: E402
 
 import uvicorn  # noqa: E402
 from rapport_gateway.app import create_app  # noqa: E402
+from rapport_gateway.limits import server_limits  # noqa: E402
 from rapport_gateway.settings import GatewaySettings  # noqa: E402
 from rapport_identity.__main__ import create as create_identity  # noqa: E402
 from rapport_identity.settings import IdentitySettings  # noqa: E402
@@ -131,6 +132,7 @@ class Gateway:
             log_config=None,
             access_log=False,
             lifespan="on",
+            **server_limits(settings),
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -170,8 +172,12 @@ async def stack(deps: Deps):
     addr = f"127.0.0.1:{identity.server.port}"  # type: ignore[union-attr]
     scheduling = await start_service(create_scheduling(scheduling_settings(deps, addr)))
     scheduling_addr = f"127.0.0.1:{scheduling.server.port}"  # type: ignore[union-attr]
+    port = procs.free_port()
     settings = GatewaySettings(
-        http_port=procs.free_port(), identity_addr=addr, scheduling_addr=scheduling_addr
+        http_port=port,
+        identity_addr=addr,
+        scheduling_addr=scheduling_addr,
+        public_url=f"http://127.0.0.1:{port}",
     )
     async with Gateway(settings) as gateway:
         yield Stack(

@@ -31,7 +31,7 @@ from rapport.scheduling.v1 import scheduling_pb2_grpc
 from rapport_platform.timestamps import to_timestamp
 from starlette.exceptions import HTTPException
 
-from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.deps import Token, auth, downstream, stub
 
 DOWNSTREAM = "scheduling"
 router = APIRouter(tags=["scheduling"])
@@ -474,7 +474,9 @@ async def create_feed(therapist_id: Id, request: Request, token: Token) -> FeedR
     reply = await scheduling(request).CreateCalendarFeed(
         pb.CreateCalendarFeedRequest(therapist_id=therapist_id), metadata=auth(token)
     )
-    url = str(request.url_for("calendar_feed", feed_token=reply.feed_token))
+    # From the configured public URL: the Host header is the caller's to choose.
+    path = request.app.url_path_for("calendar_feed", feed_token=reply.feed_token)
+    url = f"{downstream(request).settings.public_url}{path}"
     return FeedReply(feed_url=url, feed_token=reply.feed_token)
 
 
