@@ -2,8 +2,8 @@
 
 Bodies: FastAPI's own `max_body_size` (413 from the Content-Length, or as soon as a chunked
 body passes the limit). Request heads: uvicorn's h11 parser stops reading past the limit
-(server_limits); SizeLimits answers problem+json 431 for a head that got through a more lenient server,
-and 413 for a declared Content-Length over the limit.
+(server_limits); SizeLimits answers problem+json 431 for a head that got through a more
+lenient server, and 413 for a declared Content-Length over the limit.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
