@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 
-from rapport_gateway import problems
+from rapport_gateway import docs, problems
 from rapport_gateway.deps import downstream
 from rapport_gateway.downstream import Downstream
 from rapport_gateway.limits import EdgeApp
@@ -63,8 +63,12 @@ def create_app(settings: GatewaySettings) -> EdgeApp:
         description="The public REST contract of Rapport. Errors are application/problem+json "
         "(RFC 9457); lists are paginated with `limit` and `cursor`.",
         lifespan=lifespan,
+        # Served by docs.install from packaged assets (no CDN); no ReDoc page.
+        docs_url=None,
+        redoc_url=None,
         max_body_size=settings.max_body_bytes,  # 413 beyond it, read no further
     )
+    docs.install(app)
     problems.install(app, settings.retry_after_seconds, settings.max_validation_errors)
 
     @app.middleware("http")
