@@ -256,14 +256,13 @@ async def list_slots(
             start_from=to_timestamp(start),
             start_before=to_timestamp(to),
             timezone=timezone,
+            limit=limit,
         ),
         metadata=auth(token),
     )
     zone = ZoneInfo(timezone) if timezone else None  # validated by the service
-    slots = list(reply.slots)
-    page, rest = slots[:limit], slots[limit:]
     items = []
-    for s in page:
+    for s in reply.slots:
         s_start, s_end = s.start.ToDatetime(tzinfo=UTC), s.end.ToDatetime(tzinfo=UTC)
         items.append(
             SlotItem(
@@ -275,7 +274,7 @@ async def list_slots(
         )
     return SlotsReply(
         items=items,
-        next_cursor=_slot_cursor(items[-1].start) if rest else None,
+        next_cursor=_slot_cursor(items[-1].start) if reply.more and items else None,
         timezone=reply.timezone,
         duration_minutes=reply.duration_minutes,
     )
