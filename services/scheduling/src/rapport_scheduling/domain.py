@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, Principal
 from rapport_platform.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from rapport_platform.text import TextRefused, check_text
 
 # Appointments claim their time as cells of this many minutes (see `cells`). Every time a rule can
 # express (HH:MM on a 5-minute grid, buffers and steps in multiples of 5) falls on a cell edge.
@@ -587,6 +588,10 @@ def is_late(appt: Appointment, by: str, now: datetime) -> bool:
 
 def cancel(appt: Appointment, who: Principal, reason: str, now: datetime) -> Appointment:
     by = role_in(appt, who)
+    try:  # the platform's character policy: no control or invisible formatting characters
+        reason = check_text(reason, multiline=True, allow_blank=True)
+    except TextRefused as refused:
+        raise InvalidArgument(f"reason {refused}", field="reason") from None
     if len(reason) > MAX_REASON:
         raise InvalidArgument(f"reason must be at most {MAX_REASON} characters", field="reason")
     status = appt.status_at(now)

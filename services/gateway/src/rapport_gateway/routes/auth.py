@@ -11,6 +11,7 @@ from rapport.identity.v1 import identity_pb2 as idpb
 from rapport.identity.v1 import identity_pb2_grpc
 
 from rapport_gateway.deps import Token, auth, downstream, stub
+from rapport_gateway.text import Ascii, Line, Secret
 
 DOWNSTREAM = "identity"
 router = APIRouter(tags=["auth"])
@@ -28,11 +29,11 @@ class Strict(BaseModel):
 
 
 class RegisterBody(Strict):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    email: Line = Field(max_length=254)
+    password: Secret = Field(max_length=1024)
     role: Literal["client", "therapist"]
-    display_name: str = Field(max_length=100)
-    jurisdiction: str = Field("", max_length=10, description="ISO 3166-2, e.g. US-CA")
+    display_name: Line = Field(max_length=100)
+    jurisdiction: Ascii = Field("", max_length=10, description="ISO 3166-2, e.g. US-CA")
 
 
 class RegisterReply(BaseModel):
@@ -40,9 +41,9 @@ class RegisterReply(BaseModel):
 
 
 class LoginBody(Strict):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
-    totp_code: str = Field("", max_length=10)
+    email: Line = Field(max_length=254)
+    password: Secret = Field(max_length=1024)
+    totp_code: Ascii = Field("", max_length=10)
 
 
 class TokenReply(BaseModel):
@@ -53,11 +54,11 @@ class TokenReply(BaseModel):
 
 
 class RefreshBody(Strict):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: Ascii = Field(min_length=1, max_length=200)
 
 
 class MfaEnrolBody(Strict):
-    password: str = Field(min_length=1, max_length=1024, description="the account password")
+    password: Secret = Field(min_length=1, max_length=1024, description="the account password")
 
 
 class MfaEnrolReply(BaseModel):
@@ -66,7 +67,7 @@ class MfaEnrolReply(BaseModel):
 
 
 class MfaConfirmBody(Strict):
-    totp_code: str = Field(min_length=1, max_length=10)
+    totp_code: Ascii = Field(min_length=1, max_length=10)
 
 
 class MfaConfirmReply(BaseModel):
