@@ -128,7 +128,7 @@ async def test_bad_clinic_names_and_non_ascii_codes_are_422(http):
         }
         assert_problem(await http.post("/v1/clinics", headers=admin.h, json=body), 422)
     # One-time codes in Arabic-Indic or fullwidth digits: 422, not 500.
-    for code in ("١٢٣٤٥٦", "１２３４５６"):
+    for code in ("١٢٣٤٥٦", "\uff11\uff12\uff13\uff14\uff15\uff16"):
         r = await http.post("/v1/auth/mfa/confirm", headers=admin.h, json={"totp_code": code})
         assert_problem(r, 422)
         r = await http.post(
@@ -162,7 +162,7 @@ async def test_identity_refuses_bad_names_over_grpc(stack, kind):
 def test_non_ascii_one_time_codes_are_wrong_codes_not_errors():
     secret = identity_domain.new_totp_secret()
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    for code in ("١٢٣٤٥٦", "１２３４５６", "12345６"):
+    for code in ("١٢٣٤٥٦", "\uff11\uff12\uff13\uff14\uff15\uff16", "12345\uff16"):
         assert identity_domain.totp_step(secret, code, now=now, last_step=0) is None
 
 

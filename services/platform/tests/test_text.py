@@ -38,6 +38,6 @@ def test_ascii_only_and_length():
     with pytest.raises(TextRefused):
         check_text("١٢٣٤٥٦", ascii_only=True)  # Arabic-Indic digits
     with pytest.raises(TextRefused):
-        check_text("１２３４５６", ascii_only=True)  # fullwidth digits
+        check_text("\uff11\uff12\uff13\uff14\uff15\uff16", ascii_only=True)  # fullwidth digits
     with pytest.raises(TextRefused):
         check_text("abcd", max_chars=3)

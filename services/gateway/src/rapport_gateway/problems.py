@@ -103,6 +103,8 @@ def install(app: Any, retry_after_seconds: int, max_errors: int = 20) -> None:
             for e in errors[:max_errors]
         ]
         extra: dict[str, Any] = {"errors": fields}
+        if fields:  # as the services' 422s do: the (first) field at fault
+            extra["field"] = fields[0]["field"]
         if len(errors) > max_errors:
             extra["errors_omitted"] = len(errors) - max_errors
         return problem(request, 422, "request failed validation", extra=extra)
