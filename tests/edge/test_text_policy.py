@@ -69,6 +69,48 @@ def _string_fields(annotation, metadata, where: str):
         yield where, _has_policy(metadata)
 
 
+def _lists(annotation, metadata, where: str):
+    """(where, bounded) for every list inside annotation: each needs a max_length."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *extra = typing.get_args(annotation)
+        yield from _lists(base, [*metadata, *extra], where)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, f in annotation.model_fields.items():
+            yield from _lists(f.annotation, f.metadata, f"{where}.{name}")
+    elif origin is list:
+        yield where, any(getattr(m, "max_length", None) for m in metadata)
+        for arg in typing.get_args(annotation):
+            yield from _lists(arg, [], where)
+    elif origin is not None and origin is not typing.Literal:
+        for arg in typing.get_args(annotation):
+            yield from _lists(arg, metadata, where)
+
+
+def _params(route: APIRoute) -> list:
+    d = route.dependant
+    params = [*d.path_params, *d.query_params, *d.header_params, *d.body_params]
+    for sub in d.dependencies:
+        params += [*sub.path_params, *sub.query_params, *sub.body_params]
+    return [p for p in params if p.name != "authorization"]
+
+
+def test_every_list_the_api_accepts_is_bounded():
+    app = create_app(GatewaySettings())
+    routes = [*app.routes, *(r for module in ROUTERS for r in module.router.routes)]
+    found, unbounded = 0, []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            for p in _params(route):
+                info = p.field_info
+                for where, ok in _lists(info.annotation, info.metadata, f"{route.path} {p.name}"):
+                    found += 1
+                    if not ok:
+                        unbounded.append(where)
+    assert found >= 8
+    assert unbounded == []
+
+
 def test_every_string_the_api_accepts_has_a_character_policy():
     app = create_app(GatewaySettings())
     routes = [*app.routes, *(r for module in ROUTERS for r in module.router.routes)]
@@ -207,3 +249,9 @@ async def test_a_therapist_with_a_non_ascii_email_joins_a_clinic(http):
     r = await http.post(f"/v1/invitations/{r.json()['invitation_token']}/accept", headers=therapist)
     assert r.status_code == 200, r.text
     assert r.json()["clinic_id"] == practice.admin.clinic_id
+
+
+async def test_a_repeated_query_list_is_bounded(http):
+    query = "&".join(["status=held"] * 50)
+    r = await http.get(f"/v1/appointments?{query}", headers={"Authorization": "Bearer x"})
+    assert_problem(r, 422)

@@ -399,7 +399,7 @@ async def list_appointments(
     token: Token,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[Ascii, Query(max_length=500)] = "",
-    status: Annotated[list[Status] | None, Query()] = None,
+    status: Annotated[list[Status] | None, Query(max_length=len(STATUSES))] = None,
     range_from: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
 ) -> AppointmentsReply:
