@@ -97,6 +97,7 @@ import uvicorn  # noqa: E402
 from rapport_billing.__main__ import create as create_billing  # noqa: E402
 from rapport_billing.settings import BillingSettings  # noqa: E402
 from rapport_gateway.app import create_app  # noqa: E402
+from rapport_gateway.limits import server_limits  # noqa: E402
 from rapport_gateway.settings import GatewaySettings  # noqa: E402
 from rapport_identity.__main__ import create as create_identity  # noqa: E402
 from rapport_identity.settings import IdentitySettings  # noqa: E402
@@ -183,6 +184,7 @@ class Gateway:
             log_config=None,
             access_log=False,
             lifespan="on",
+            **server_limits(settings),
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -231,11 +233,13 @@ async def stack(deps: Deps):
         create_billing(billing_settings(deps, addr, stripe_api_base=stripe.url))
     )
     billing_addr = f"127.0.0.1:{billing.server.port}"  # type: ignore[union-attr]
+    port = procs.free_port()
     settings = GatewaySettings(
-        http_port=procs.free_port(),
+        http_port=port,
         identity_addr=addr,
         scheduling_addr=scheduling_addr,
         billing_addr=billing_addr,
+        public_url=f"http://127.0.0.1:{port}",
     )
     async with Gateway(settings) as gateway:
         yield Stack(

@@ -101,6 +101,8 @@ def test_turn_rest_credentials():
         ('{"type": "chat", "text": "   "}', 4400),
         ('{"type": "chat", "text": "' + "a" * 11 + '"}', 4413),
         ('{"type": "signal", "data": []}', 4400),
+        ("[" * 60_000, 4400),  # nested past the recursion limit: refused, not a crash
+        ('{"type": "signal", "data": ' + "[" * 60_000, 4400),
     ],
 )
 def test_bad_frames(text, code):

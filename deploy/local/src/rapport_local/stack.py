@@ -169,6 +169,7 @@ def service_env(
             if other.grpc_port is not None:
                 key = other.prefix.removeprefix("RAPPORT_")
                 env[f"{p}{key}ADDR"] = grpc_addr(other.name)
+        env[f"{p}PUBLIC_URL"] = f"http://{HOST}:{spec.port('HTTP', environ)}"
     if spec.name == "session-relay":
         env |= {
             f"{p}SCHEDULING_ADDR": grpc_addr("scheduling"),

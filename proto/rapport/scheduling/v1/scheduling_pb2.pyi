@@ -122,18 +122,20 @@ class GetAvailabilityResponse(_message.Message):
     def __init__(self, availability: _Optional[_Union[Availability, _Mapping]] = ...) -> None: ...
 
 class ListSlotsRequest(_message.Message):
-    __slots__ = ("therapist_id", "session_type", "start_from", "start_before", "timezone")
+    __slots__ = ("therapist_id", "session_type", "start_from", "start_before", "timezone", "limit")
     THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_TYPE_FIELD_NUMBER: _ClassVar[int]
     START_FROM_FIELD_NUMBER: _ClassVar[int]
     START_BEFORE_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
     therapist_id: str
     session_type: str
     start_from: _timestamp_pb2.Timestamp
     start_before: _timestamp_pb2.Timestamp
     timezone: str
-    def __init__(self, therapist_id: _Optional[str] = ..., session_type: _Optional[str] = ..., start_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timezone: _Optional[str] = ...) -> None: ...
+    limit: int
+    def __init__(self, therapist_id: _Optional[str] = ..., session_type: _Optional[str] = ..., start_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timezone: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class Slot(_message.Message):
     __slots__ = ("start", "end")
@@ -144,14 +146,16 @@ class Slot(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListSlotsResponse(_message.Message):
-    __slots__ = ("slots", "timezone", "duration_minutes")
+    __slots__ = ("slots", "timezone", "duration_minutes", "more")
     SLOTS_FIELD_NUMBER: _ClassVar[int]
     TIMEZONE_FIELD_NUMBER: _ClassVar[int]
     DURATION_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
     slots: _containers.RepeatedCompositeFieldContainer[Slot]
     timezone: str
     duration_minutes: int
-    def __init__(self, slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ..., timezone: _Optional[str] = ..., duration_minutes: _Optional[int] = ...) -> None: ...
+    more: bool
+    def __init__(self, slots: _Optional[_Iterable[_Union[Slot, _Mapping]]] = ..., timezone: _Optional[str] = ..., duration_minutes: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class Appointment(_message.Message):
     __slots__ = ("appointment_id", "therapist_id", "client_id", "clinic_id", "session_type", "duration_minutes", "modality", "start", "end", "status", "price", "hold_expires_at", "created_at", "cancelled_at", "cancelled_by", "cancel_reason", "late_cancellation", "late_fee", "no_show_at", "completed_at", "session_id", "buffer_before_minutes", "buffer_after_minutes")

@@ -10,6 +10,7 @@ from rapport_platform.telemetry import setup_telemetry
 
 from rapport_gateway.app import create_app
 from rapport_gateway.drain import DrainingServer
+from rapport_gateway.limits import server_limits
 from rapport_gateway.settings import GatewaySettings
 
 NAME = "gateway"
@@ -24,7 +25,10 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep the JSON logging set up above
-        access_log=False,  # access lines would carry paths and addresses; spans cover requests
+        access_log=False,
+        **server_limits(
+            settings
+        ),  # access lines would carry paths and addresses; spans cover requests
         # In-flight requests get the drain again once the listeners close (see drain.py).
         timeout_graceful_shutdown=math.ceil(settings.drain_seconds),
     )

@@ -15,9 +15,10 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import Span
 
-from rapport_gateway import problems
+from rapport_gateway import docs, problems
 from rapport_gateway.deps import downstream
 from rapport_gateway.downstream import Downstream
+from rapport_gateway.limits import EdgeApp
 from rapport_gateway.routes import auth, billing, identity, notes, scheduling, sessions
 from rapport_gateway.settings import GatewaySettings
 
@@ -47,7 +48,7 @@ def _scrub_span(span: Span, scope: dict[str, Any]) -> None:
             span.set_attribute(key, scrub_url(value) if key != "url.query" else "")
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings) -> EdgeApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.downstream = Downstream(
@@ -56,14 +57,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         yield
         await app.state.downstream.close()
 
-    app = FastAPI(
+    app = EdgeApp(
         title="Rapport API",
         version="1.0.0",
         description="The public REST contract of Rapport. Errors are application/problem+json "
         "(RFC 9457); lists are paginated with `limit` and `cursor`.",
         lifespan=lifespan,
+        # Served by docs.install from packaged assets (no CDN); no ReDoc page.
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=settings.max_body_bytes,  # 413 beyond it, read no further
     )
-    problems.install(app, settings.retry_after_seconds)
+    docs.install(app)
+    problems.install(app, settings.retry_after_seconds, settings.max_validation_errors)
 
     @app.middleware("http")
     async def request_ids(
@@ -103,6 +109,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     for module in ROUTERS:
         app.include_router(module.router)
+    app.set_limits(
+        max_header_bytes=settings.max_header_bytes, max_body_bytes=settings.max_body_bytes
+    )
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="healthz,readyz", server_request_hook=_scrub_span
     )

@@ -68,7 +68,7 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def install(app: Any, retry_after_seconds: int) -> None:
+def install(app: Any, retry_after_seconds: int, max_errors: int = 20) -> None:
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
         status = GRPC_TO_HTTP.get(exc.code(), 500)
@@ -97,11 +97,17 @@ def install(app: Any, retry_after_seconds: int) -> None:
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(request, 400, "request body is not valid JSON")
         # Only where and what kind of problem, never the offending value (it may be PHI).
+        # At most max_errors of them: 200,000 unknown keys must not make a 12 MB answer.
         fields = [
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "problem": e["msg"]}
-            for e in errors
+            for e in errors[:max_errors]
         ]
-        return problem(request, 422, "request failed validation", extra={"errors": fields})
+        extra: dict[str, Any] = {"errors": fields}
+        if fields:  # as the services' 422s do: the (first) field at fault
+            extra["field"] = fields[0]["field"]
+        if len(errors) > max_errors:
+            extra["errors_omitted"] = len(errors) - max_errors
+        return problem(request, 422, "request failed validation", extra=extra)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

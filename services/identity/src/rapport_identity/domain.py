@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -24,6 +25,7 @@ from rapport_platform.errors import (
     InvalidArgument,
     PermissionDenied,
 )
+from rapport_platform.text import TextRefused, check_text
 
 MARKETPLACE_CLINIC_ID = "marketplace"
 MIN_PASSWORD_LENGTH = 12
@@ -51,7 +53,17 @@ class User:
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    # NFC: an address typed with combining marks is the same account as the composed one.
+    return unicodedata.normalize("NFC", email).strip().lower()
+
+
+def clean_text(value: str, *, field: str, multiline: bool = False) -> str:
+    """The platform's character policy (rapport_platform.text), as this domain's error; blank
+    and length are each field's own rule."""
+    try:
+        return check_text(value, multiline=multiline, allow_blank=True)
+    except TextRefused as refused:
+        raise InvalidArgument(f"{field} {refused}", field=field) from None
 
 
 def check_jurisdiction(code: str) -> str:
@@ -77,13 +89,13 @@ def new_user(
     *, email: str, password: str, role: str, display_name: str, jurisdiction: str, now: datetime
 ) -> User:
     """Validate a self-registration. Clients must say where they live (licensure depends on it)."""
-    email = normalise_email(email)
+    email = normalise_email(clean_text(email, field="email"))
     if not _EMAIL.match(email) or len(email) > 254:
         raise InvalidArgument("email is not a valid address", field="email")
     check_password(password)
     if role not in SELF_REGISTERED_ROLES:
         raise InvalidArgument("role must be client or therapist", field="role")
-    display_name = display_name.strip()
+    display_name = clean_text(display_name, field="display_name")
     if not display_name or len(display_name) > MAX_DISPLAY_NAME:
         raise InvalidArgument(
             f"display_name must be 1 to {MAX_DISPLAY_NAME} characters", field="display_name"
@@ -281,7 +293,7 @@ def new_clinic(
     max_active_per_therapist: int = 0,
     max_active_per_client: int = 0,
 ) -> Clinic:
-    name = name.strip()
+    name = clean_text(name, field="name")
     if not name or len(name) > MAX_CLINIC_NAME:
         raise InvalidArgument(f"name must be 1 to {MAX_CLINIC_NAME} characters", field="name")
     if not 0 <= commission_bps <= 10_000:
@@ -385,7 +397,7 @@ class Invitation:
 def new_invitation(
     *, clinic_id: str, email: str, invited_by: str, now: datetime, ttl: timedelta
 ) -> tuple[Invitation, str]:
-    email = normalise_email(email)
+    email = normalise_email(clean_text(email, field="email"))
     if not _EMAIL.match(email) or len(email) > 254:
         raise InvalidArgument("email is not a valid address", field="email")
     token = new_secret_token()
@@ -407,7 +419,8 @@ def check_acceptance(invitation: Invitation, user: User, *, now: datetime) -> No
         raise FailedPrecondition("this invitation has expired; ask the clinic for a new one")
     if user.role != THERAPIST:
         raise PermissionDenied("only a therapist account can join a clinic")
-    if not hmac.compare_digest(user.email, invitation.email):
+    # As bytes: compare_digest raises TypeError on a str that is not ASCII (an IDN mailbox).
+    if not hmac.compare_digest(user.email.encode(), invitation.email.encode()):
         raise PermissionDenied("this invitation was sent to another account")
 
 
@@ -512,12 +525,12 @@ def new_profile(
     session_types: list[SessionType],
     now: datetime,
 ) -> Profile:
-    display_name = display_name.strip()
+    display_name = clean_text(display_name, field="display_name")
     if not display_name or len(display_name) > MAX_DISPLAY_NAME:
         raise InvalidArgument(
             f"display_name must be 1 to {MAX_DISPLAY_NAME} characters", field="display_name"
         )
-    bio = bio.strip()
+    bio = clean_text(bio, field="bio", multiline=True)
     if len(bio) > MAX_BIO:
         raise InvalidArgument(f"bio must be at most {MAX_BIO} characters", field="bio")
     for name, values in (
@@ -644,7 +657,7 @@ def new_license(
             f"kind must be one of {', '.join(sorted(LICENSE_KINDS))}", field="kind"
         )
     code = check_jurisdiction(jurisdiction)
-    number = number.strip()
+    number = clean_text(number, field="number")
     expiry: date | None = None
     if kind in UNLICENSED_KINDS:
         if expires_on.strip():
@@ -784,7 +797,9 @@ def totp_step(secret: str, code: str, *, now: datetime, last_step: int) -> int |
     """The time step a code belongs to (one step of clock drift either way), or None. A step at
     or before last_step is refused, so a code cannot be replayed."""
     code = code.strip()
-    if not re.fullmatch(r"\d{6}", code):
+    # ASCII digits only: \d also matches Arabic-Indic or fullwidth digits, which reached
+    # compare_digest as non-ASCII str (TypeError, a 500).
+    if not re.fullmatch(r"[0-9]{6}", code):
         return None
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)

@@ -351,6 +351,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         range_from = from_ts(request.start_from, field="from")
         range_to = from_ts(request.start_before, field="to")
         domain.check_slot_range(range_from, range_to)
+        limit = domain.check_slot_limit(request.limit)
         if request.timezone:
             domain.check_timezone(request.timezone)
         av = await self._availability(request.therapist_id)
@@ -362,11 +363,16 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         claimed = await self.repo.live_cells(
             av.therapist_id, range_from - margin, range_to + margin, now
         )
-        slots = domain.free_slots(av, duration, range_from, range_to, now, claimed)
+        # CPU-bound (up to a month of candidate starts): in a worker thread, so the event loop
+        # keeps answering other callers meanwhile.
+        slots = await asyncio.to_thread(
+            domain.free_slots, av, duration, range_from, range_to, now, claimed, limit
+        )
         return pb.ListSlotsResponse(
-            slots=[pb.Slot(start=to_timestamp(s), end=to_timestamp(e)) for s, e in slots],
+            slots=[pb.Slot(start=to_timestamp(s), end=to_timestamp(e)) for s, e in slots[:limit]],
             timezone=request.timezone or av.timezone,
             duration_minutes=st.duration_minutes,
+            more=len(slots) > limit,
         )
 
     # booking

@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, Principal
 from rapport_platform.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from rapport_platform.text import TextRefused, check_text
 
 # Appointments claim their time as cells of this many minutes (see `cells`). Every time a rule can
 # express (HH:MM on a 5-minute grid, buffers and steps in multiples of 5) falls on a cell edge.
@@ -33,6 +35,9 @@ MAX_SLOT_RANGE = timedelta(days=31)
 MAX_WEEKLY_RULES = 70
 MAX_OVERRIDES = 400
 MAX_TIME_OFF = 500
+# Slots one ListSlots call computes and returns at most (a 31-day range of 5-minute steps around
+# the clock is 8,928); the caller pages on for the rest.
+MAX_SLOTS = 2000
 MAX_REASON = 500
 
 MODALITIES = ("video", "chat")
@@ -320,19 +325,36 @@ def candidate_starts(
             merged[-1][1] = max(merged[-1][1], w_end)
         else:
             merged.append([w_start, w_end])
+    merged_starts = [m[0] for m in merged]
+    off = _TimeOffIndex(av.time_off)
     seen: set[datetime] = set()
     for w_start, w_end in windows:
-        cover_end = next(m[1] for m in merged if m[0] <= w_start < m[1])
+        cover_end = merged[bisect_right(merged_starts, w_start) - 1][1]
         s = w_start
         while s < w_end and s < latest and s + duration <= cover_end:
-            if s >= earliest and s not in seen and not _in_time_off(av, s, s + duration):
+            if s >= earliest and s not in seen and not off.overlaps(s, s + duration):
                 seen.add(s)
                 yield s
             s += step
 
 
-def _in_time_off(av: Availability, start: datetime, end: datetime) -> bool:
-    return any(t.start < end and start < t.end for t in av.time_off)
+class _TimeOffIndex:
+    """Time off merged into disjoint, sorted periods: an overlap check is one binary search,
+    not a scan of every period for every candidate start."""
+
+    def __init__(self, periods: Sequence[TimeOff]) -> None:
+        merged: list[list[datetime]] = []
+        for t in sorted(periods, key=lambda t: t.start):
+            if merged and t.start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], t.end)
+            else:
+                merged.append([t.start, t.end])
+        self.starts = [m[0] for m in merged]
+        self.ends = [m[1] for m in merged]
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        i = bisect_left(self.starts, end) - 1  # the last period starting before `end`
+        return i >= 0 and self.ends[i] > start
 
 
 def check_slot_range(range_from: datetime, range_to: datetime) -> None:
@@ -391,15 +413,25 @@ def free_slots(
     range_to: datetime,
     now: datetime,
     claimed: set[datetime],
+    limit: int = MAX_SLOTS,
 ) -> list[tuple[datetime, datetime]]:
-    """Candidate starts whose padded cells are all unclaimed (live claims only)."""
+    """Candidate starts whose padded cells are all unclaimed (live claims only): at most
+    `limit` + 1 of them (the extra one tells the caller that more follow), in time order."""
     out = []
-    for s in candidate_starts(av, duration, range_from, range_to, now):
+    for s in sorted(candidate_starts(av, duration, range_from, range_to, now)):
         if not any(
             c in claimed for c in padded(s, s + duration, av.buffer_before, av.buffer_after)
         ):
             out.append((s, s + duration))
+            if len(out) > limit:
+                break
     return out
+
+
+def check_slot_limit(limit: int) -> int:
+    if limit == 0:
+        return MAX_SLOTS
+    return _bounded(limit, 1, MAX_SLOTS, field="limit")
 
 
 # --- appointments ---------------------------------------------------------------------------
@@ -604,6 +636,10 @@ def is_late(appt: Appointment, by: str, now: datetime) -> bool:
 
 def cancel(appt: Appointment, who: Principal, reason: str, now: datetime) -> Appointment:
     by = role_in(appt, who)
+    try:  # the platform's character policy: no control or invisible formatting characters
+        reason = check_text(reason, multiline=True, allow_blank=True)
+    except TextRefused as refused:
+        raise InvalidArgument(f"reason {refused}", field="reason") from None
     if len(reason) > MAX_REASON:
         raise InvalidArgument(f"reason must be at most {MAX_REASON} characters", field="reason")
     status = appt.status_at(now)
@@ -735,7 +771,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if not isinstance(appointment_id, str) or start.tzinfo is None:
             raise ValueError
         start = start.astimezone(UTC)  # a forged far-off value overflows here, not in the store
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        RecursionError,  # "[[[[...]]]]": json.loads recurses once per level
+        binascii.Error,
+        UnicodeDecodeError,
+    ):
         raise InvalidArgument("cursor is not one this API handed out", field="cursor") from None
     return start, appointment_id
 

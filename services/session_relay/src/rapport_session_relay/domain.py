@@ -196,7 +196,7 @@ def parse_frame(text: str, *, max_chat_chars: int) -> dict[str, Any]:
     """A frame from a participant, validated; RelayError (sent back as an error frame)."""
     try:
         frame = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[...": one level per bracket
         raise RelayError(4400, "frames are JSON objects") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise RelayError(4400, "frames are JSON objects with a type")

@@ -146,7 +146,7 @@ class Hub:
     async def _deliver(self, appointment_id: str, data: bytes) -> None:
         try:
             message = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         kind = message.get("kind")
         local = [self.conns[c] for c in self.rooms.get(appointment_id, ()) if c in self.conns]

@@ -166,7 +166,7 @@ def create_web_app(
         text = first.get("text")
         frame: Any = None
         if isinstance(text, str) and len(text) <= settings.max_frame_bytes:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 frame = json.loads(text)
         if not isinstance(frame, dict) or frame.get("type") != "hello":
             if first.get("type") != "websocket.disconnect":

@@ -12,6 +12,7 @@ from rapport.identity.v1 import identity_pb2_grpc
 from rapport_platform import service_auth
 
 from rapport_gateway.deps import Token, auth, downstream, stub
+from rapport_gateway.text import Ascii, Line, Secret
 
 DOWNSTREAM = "identity"
 router = APIRouter(tags=["auth"])
@@ -29,11 +30,11 @@ class Strict(BaseModel):
 
 
 class RegisterBody(Strict):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
+    email: Line = Field(max_length=254)
+    password: Secret = Field(max_length=1024)
     role: Literal["client", "therapist"]
-    display_name: str = Field(max_length=100)
-    jurisdiction: str = Field("", max_length=10, description="ISO 3166-2, e.g. US-CA")
+    display_name: Line = Field(max_length=100)
+    jurisdiction: Ascii = Field("", max_length=10, description="ISO 3166-2, e.g. US-CA")
 
 
 class RegisterReply(BaseModel):
@@ -41,10 +42,10 @@ class RegisterReply(BaseModel):
 
 
 class LoginBody(Strict):
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=1024)
-    totp_code: str = Field("", max_length=10)
-    device_token: str = Field(
+    email: Line = Field(max_length=254)
+    password: Secret = Field(max_length=1024)
+    totp_code: Ascii = Field("", max_length=10)
+    device_token: Ascii = Field(
         "",
         max_length=100,
         description="what an earlier sign-in on this device returned: it still signs in while "
@@ -63,11 +64,11 @@ class TokenReply(BaseModel):
 
 
 class RefreshBody(Strict):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: Ascii = Field(min_length=1, max_length=200)
 
 
 class MfaEnrolBody(Strict):
-    password: str = Field(min_length=1, max_length=1024, description="the account password")
+    password: Secret = Field(min_length=1, max_length=1024, description="the account password")
 
 
 class MfaEnrolReply(BaseModel):
@@ -76,7 +77,7 @@ class MfaEnrolReply(BaseModel):
 
 
 class MfaConfirmBody(Strict):
-    totp_code: str = Field(min_length=1, max_length=10)
+    totp_code: Ascii = Field(min_length=1, max_length=10)
 
 
 class MfaConfirmReply(BaseModel):

@@ -13,6 +13,7 @@ from rapport.identity.v1 import identity_pb2_grpc
 from rapport.types.v1 import money_pb2
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.text import Ascii, Line, OptionalLine, Paragraph
 
 DOWNSTREAM = "identity"
 router = APIRouter(tags=["identity"])
@@ -49,9 +50,9 @@ class Strict(BaseModel):
 
 
 class ClinicBody(Strict):
-    name: str = Field(max_length=200)
-    currency: str = Field(max_length=3, description="ISO 4217, e.g. EUR")
-    timezone: str = Field(max_length=64, description="IANA, e.g. Europe/Paris")
+    name: Line = Field(max_length=200)
+    currency: Ascii = Field(max_length=3, description="ISO 4217, e.g. EUR")
+    timezone: Ascii = Field(max_length=64, description="IANA, e.g. Europe/Paris")
     commission_bps: int = Field(ge=0, le=10_000, description="the clinic's share, basis points")
     cancellation_window_hours: int = Field(ge=0, le=336)
     late_cancellation_fee_minor: int = Field(ge=0, le=100_000_000)
@@ -140,7 +141,7 @@ async def approve_clinic(clinic_id: Id, request: Request, token: Token) -> Clini
 
 
 class InvitationBody(Strict):
-    email: str = Field(max_length=254)
+    email: Line = Field(max_length=254)
 
 
 class InvitationReply(BaseModel):
@@ -167,7 +168,9 @@ class AcceptReply(BaseModel):
 
 @router.post("/v1/invitations/{invitation_token}/accept", response_model=AcceptReply)
 async def accept_invitation(
-    invitation_token: Annotated[str, Path(min_length=1, max_length=100)],
+    invitation_token: Annotated[
+        str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    ],
     request: Request,
     token: Token,
 ) -> AcceptReply:
@@ -182,10 +185,10 @@ async def accept_invitation(
 
 
 class LicenseBody(Strict):
-    kind: str = Field(max_length=40, description="psychologist, lpc, lcsw, lmft, coach, ...")
-    jurisdiction: str = Field(max_length=10, description="ISO 3166-2, e.g. US-CA")
-    number: str = Field("", max_length=40)
-    expires_on: str = Field("", max_length=10, description="YYYY-MM-DD; valid through that day")
+    kind: Line = Field(max_length=40, description="psychologist, lpc, lcsw, lmft, coach, ...")
+    jurisdiction: Ascii = Field(max_length=10, description="ISO 3166-2, e.g. US-CA")
+    number: OptionalLine = Field("", max_length=40)
+    expires_on: Ascii = Field("", max_length=10, description="YYYY-MM-DD; valid through that day")
 
 
 class LicenseReply(BaseModel):
@@ -274,7 +277,7 @@ async def eligibility(
     therapist_id: Id,
     request: Request,
     token: Token,
-    jurisdiction: Annotated[str, Query(max_length=10, description="the client's ISO 3166-2")],
+    jurisdiction: Annotated[Ascii, Query(max_length=10, description="the client's ISO 3166-2")],
 ) -> EligibilityReply:
     """May this therapist see a client who lives in `jurisdiction`, and if not, why not."""
     reply = await identity(request).CheckEligibility(
@@ -293,17 +296,17 @@ async def eligibility(
 
 
 class SessionTypeBody(Strict):
-    name: str = Field(max_length=40, description="e.g. intake-50")
+    name: Line = Field(max_length=40, description="e.g. intake-50")
     duration_minutes: int = Field(ge=1, le=1440)
     price_minor: int = Field(ge=0, le=100_000_000, description="in the clinic's currency")
 
 
 class ProfileBody(Strict):
-    display_name: str = Field(max_length=100)
-    bio: str = Field("", max_length=4000)
-    languages: list[str] = Field(max_length=20, description="BCP 47 tags, e.g. en, es-MX")
+    display_name: Line = Field(max_length=100)
+    bio: Paragraph = Field("", max_length=4000)
+    languages: list[Ascii] = Field(max_length=20, description="BCP 47 tags, e.g. en, es-MX")
     modalities: list[Literal["video", "chat"]] = Field(max_length=2)
-    specialties: list[str] = Field(max_length=20)
+    specialties: list[Line] = Field(max_length=20)
     session_types: list[SessionTypeBody] = Field(max_length=10)
 
 
@@ -404,12 +407,12 @@ class DirectoryPage(BaseModel):
 @router.get("/v1/therapists", response_model=DirectoryPage)
 async def directory(
     request: Request,
-    jurisdiction: Annotated[str, Query(max_length=10, description="the client's ISO 3166-2")],
-    specialty: Annotated[str, Query(max_length=40)] = "",
-    language: Annotated[str, Query(max_length=35, description="BCP 47")] = "",
+    jurisdiction: Annotated[Ascii, Query(max_length=10, description="the client's ISO 3166-2")],
+    specialty: Annotated[OptionalLine, Query(max_length=40)] = "",
+    language: Annotated[Ascii, Query(max_length=35, description="BCP 47")] = "",
     modality: Literal["video", "chat", ""] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[Ascii, Query(max_length=200)] = "",
 ) -> DirectoryPage:
     """Public: therapists eligible to see a client living in `jurisdiction`, with their verified
     licences (legitimacy), never an email."""
@@ -452,7 +455,7 @@ async def clinic_therapists(
     request: Request,
     token: Token,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[Ascii, Query(max_length=200)] = "",
 ) -> ClinicTherapistPage:
     """The clinic admin's view of their own therapists, every licence status included."""
     reply = await identity(request).ListClinicTherapists(

@@ -31,7 +31,8 @@ from rapport.scheduling.v1 import scheduling_pb2_grpc
 from rapport_platform.timestamps import to_timestamp
 from starlette.exceptions import HTTPException
 
-from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.deps import Token, auth, downstream, stub
+from rapport_gateway.text import Ascii, Line, Paragraph
 
 DOWNSTREAM = "scheduling"
 router = APIRouter(tags=["scheduling"])
@@ -78,7 +79,7 @@ def from_ts(value: Timestamp) -> datetime | None:
 
 # --- availability ---------------------------------------------------------------------------
 
-HHMM = Annotated[str, Field(max_length=5, description="local wall-clock time, HH:MM (24-hour)")]
+HHMM = Annotated[Ascii, Field(max_length=5, description="local wall-clock time, HH:MM (24-hour)")]
 
 
 class WindowBody(Strict):
@@ -93,7 +94,7 @@ class WeeklyBody(Strict):
 
 
 class OverrideBody(Strict):
-    date: str = Field(max_length=10, description="YYYY-MM-DD in the availability's zone")
+    date: Ascii = Field(max_length=10, description="YYYY-MM-DD in the availability's zone")
     windows: list[WindowBody] = Field(default_factory=list, max_length=24)
 
 
@@ -103,7 +104,7 @@ class TimeOffBody(Strict):
 
 
 class AvailabilityBody(Strict):
-    timezone: str = Field(max_length=64, description="IANA zone, e.g. America/New_York")
+    timezone: Ascii = Field(max_length=64, description="IANA zone, e.g. America/New_York")
     weekly: list[WeeklyBody] = Field(default_factory=list, max_length=70)
     overrides: list[OverrideBody] = Field(default_factory=list, max_length=400)
     time_off: list[TimeOffBody] = Field(default_factory=list, max_length=500)
@@ -240,10 +241,10 @@ async def list_slots(
     token: Token,
     range_from: Annotated[Instant, Query(alias="from")],
     to: Instant,
-    session_type: Annotated[str, Query(max_length=64)],
-    timezone: Annotated[str, Query(max_length=64, description="show local times too")] = "",
+    session_type: Annotated[Line, Query(max_length=64)],
+    timezone: Annotated[Ascii, Query(max_length=64, description="show local times too")] = "",
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
-    cursor: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[Ascii, Query(max_length=200)] = "",
 ) -> SlotsReply:
     start = range_from
     if cursor:
@@ -256,14 +257,13 @@ async def list_slots(
             start_from=to_timestamp(start),
             start_before=to_timestamp(to),
             timezone=timezone,
+            limit=limit,
         ),
         metadata=auth(token),
     )
     zone = ZoneInfo(timezone) if timezone else None  # validated by the service
-    slots = list(reply.slots)
-    page, rest = slots[:limit], slots[limit:]
     items = []
-    for s in page:
+    for s in reply.slots:
         s_start, s_end = s.start.ToDatetime(tzinfo=UTC), s.end.ToDatetime(tzinfo=UTC)
         items.append(
             SlotItem(
@@ -275,7 +275,7 @@ async def list_slots(
         )
     return SlotsReply(
         items=items,
-        next_cursor=_slot_cursor(items[-1].start) if rest else None,
+        next_cursor=_slot_cursor(items[-1].start) if reply.more and items else None,
         timezone=reply.timezone,
         duration_minutes=reply.duration_minutes,
     )
@@ -285,15 +285,15 @@ async def list_slots(
 
 
 class BookBody(Strict):
-    therapist_id: str = Field(min_length=1, max_length=64)
-    session_type: str = Field(min_length=1, max_length=64)
+    therapist_id: Ascii = Field(min_length=1, max_length=64)
+    session_type: Line = Field(min_length=1, max_length=64)
     start: Instant
     modality: Literal["video", "chat"]
     hold: bool = Field(False, description="hold the slot (status held) while payment is secured")
 
 
 class CancelBody(Strict):
-    reason: str = Field("", max_length=500)
+    reason: Paragraph = Field("", max_length=500)
 
 
 class RescheduleBody(Strict):
@@ -369,7 +369,7 @@ async def book(
     response: Response,
     token: Token,
     idempotency_key: Annotated[
-        str | None,
+        Ascii | None,
         Header(
             alias="Idempotency-Key",
             max_length=200,
@@ -398,8 +398,8 @@ async def list_appointments(
     request: Request,
     token: Token,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str, Query(max_length=500)] = "",
-    status: Annotated[list[Status] | None, Query()] = None,
+    cursor: Annotated[Ascii, Query(max_length=500)] = "",
+    status: Annotated[list[Status] | None, Query(max_length=len(STATUSES))] = None,
     range_from: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
 ) -> AppointmentsReply:
@@ -474,7 +474,9 @@ async def create_feed(therapist_id: Id, request: Request, token: Token) -> FeedR
     reply = await scheduling(request).CreateCalendarFeed(
         pb.CreateCalendarFeedRequest(therapist_id=therapist_id), metadata=auth(token)
     )
-    url = str(request.url_for("calendar_feed", feed_token=reply.feed_token))
+    # From the configured public URL: the Host header is the caller's to choose.
+    path = request.app.url_path_for("calendar_feed", feed_token=reply.feed_token)
+    url = f"{downstream(request).settings.public_url}{path}"
     return FeedReply(feed_url=url, feed_token=reply.feed_token)
 
 
