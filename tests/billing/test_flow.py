@@ -12,6 +12,7 @@ from rapport_billing.service import Billing
 from rapport_platform.auth import Principal
 
 from tests.billing.helpers import balance, billing_events, eventually, session_ended
+from tests.edge.test_pages_offline import self_contained
 
 
 async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, relay_bus, http):
@@ -131,6 +132,7 @@ async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, 
     r = await http.get(f"/v1/appointments/{aid}/superbill.html", headers=client.h)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "90834-95" in r.text and "F41.1" in r.text and "PSY-1" in r.text
+    assert self_contained(r)  # nothing from another origin, a policy that allows none
     json.dumps(bill)  # plain JSON
 
     # What billing published for this invoice, through its outbox, in order.

@@ -31,11 +31,19 @@ from rapport.types.v1.money_pb2 import Money
 from starlette.exceptions import HTTPException
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.text import Ascii
 
 DOWNSTREAM = "billing"
 # The gateway stays ready without billing: only its routes answer 503 meanwhile.
 REQUIRED = False
 router = APIRouter(tags=["billing"])
+# The printable superbill loads nothing and runs nothing: only its own inline style is allowed.
+SUPERBILL_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 STATUS_NAMES = {
@@ -120,7 +128,7 @@ async def list_invoices(
     request: Request,
     token: Token,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str, Query(max_length=500)] = "",
+    cursor: Annotated[Ascii, Query(max_length=500)] = "",
 ) -> InvoicesReply:
     reply = await billing(request).ListInvoices(
         pb.ListInvoicesRequest(limit=limit, cursor=cursor), metadata=auth(token)
@@ -178,7 +186,7 @@ async def record_payment(
 
 
 class Rate(Strict):
-    client_id: str = Field(min_length=1, max_length=64)
+    client_id: Ascii = Field(min_length=1, max_length=64)
     rate_bps: int = Field(ge=1, le=10_000)
 
 
@@ -326,7 +334,7 @@ async def payouts(
 
 
 class DiagnosisBody(Strict):
-    diagnosis_code: str = Field(min_length=3, max_length=8)
+    diagnosis_code: Ascii = Field(min_length=3, max_length=8)
 
 
 class LicenseReply(BaseModel):
@@ -413,7 +421,7 @@ async def superbill_html(appointment_id: Id, request: Request, token: Token) -> 
 <html lang="en"><head><meta charset="utf-8"><title>Superbill</title>
 <style>body{{font-family:sans-serif;max-width:40em;margin:2em auto}}
 td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}table{{border-collapse:collapse}}
-@media print{{button{{display:none}}}}</style></head>
+</style></head>
 <body><h1>Superbill</h1>
 <table>
 <tr><th>Appointment</th><td>{e(b.appointment_id)}</td></tr>
@@ -427,9 +435,8 @@ td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}table{{border-co
 <tr><th>Paid</th><td>{e(_amount(b.paid))}</td></tr>
 </table>
 <h2>Therapist licences</h2><ul>{licenses}</ul>
-<button onclick="window.print()">Print</button>
 </body></html>"""
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, headers=SUPERBILL_HEADERS)
 
 
 class WebhookReply(BaseModel):
@@ -440,7 +447,7 @@ class WebhookReply(BaseModel):
 @router.post("/v1/billing/stripe/webhook", response_model=WebhookReply)
 async def stripe_webhook(
     request: Request,
-    stripe_signature: Annotated[str, Header(alias="Stripe-Signature", max_length=2000)],
+    stripe_signature: Annotated[Ascii, Header(alias="Stripe-Signature", max_length=2000)],
 ) -> WebhookReply:
     payload = await request.body()
     if len(payload) > MAX_WEBHOOK_BYTES:

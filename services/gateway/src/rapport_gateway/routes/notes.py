@@ -35,6 +35,7 @@ from rapport.notes.v1 import notes_pb2_grpc
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.text import Ascii, Line, Paragraph
 
 DOWNSTREAM = "notes_vault"
 # The gateway stays ready without notes-vault: only its routes answer 503 meanwhile.
@@ -61,23 +62,23 @@ def _time(value: Timestamp) -> datetime | None:
 
 
 class NoteBody(Strict):
-    appointment_id: str = Field(min_length=1, max_length=64)
+    appointment_id: Ascii = Field(min_length=1, max_length=64)
     kind: Literal["progress", "intake", "psychotherapy"]
     format: Literal["soap", "dap", "text"] | None = None
-    sections: dict[str, Annotated[str, Field(max_length=TEXT_MAX)]] = Field(
+    sections: dict[Line, Annotated[Paragraph, Field(max_length=TEXT_MAX)]] = Field(
         default_factory=dict, max_length=8
     )
-    body: str = Field("", max_length=TEXT_MAX)
+    body: Paragraph = Field("", max_length=TEXT_MAX)
     sud: bool = False
     shared_with_client: bool = False
 
 
 class ContentBody(Strict):
     format: Literal["soap", "dap", "text"] | None = None
-    sections: dict[str, Annotated[str, Field(max_length=TEXT_MAX)]] = Field(
+    sections: dict[Line, Annotated[Paragraph, Field(max_length=TEXT_MAX)]] = Field(
         default_factory=dict, max_length=8
     )
-    body: str = Field("", max_length=TEXT_MAX)
+    body: Paragraph = Field("", max_length=TEXT_MAX)
 
 
 def _content(b: NoteBody | ContentBody) -> pb.NoteContent:
@@ -160,7 +161,7 @@ async def list_notes(
     request: Request,
     token: Token,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str, Query(max_length=512)] = "",
+    cursor: Annotated[Ascii, Query(max_length=512)] = "",
 ) -> NotesReply:
     reply = await notes(request).ListNotes(
         pb.ListNotesRequest(client_id=client_id, limit=limit, cursor=cursor), metadata=auth(token)
@@ -209,8 +210,8 @@ async def amend_note(note_id: Id, body: ContentBody, request: Request, token: To
 
 
 class ConsentBody(Strict):
-    recipient_id: str = Field(min_length=1, max_length=64)
-    purpose: str = Field(min_length=1, max_length=200)
+    recipient_id: Ascii = Field(min_length=1, max_length=64)
+    purpose: Line = Field(min_length=1, max_length=200)
     covers_sud: bool = False
     expires_at: AwareDatetime
 
@@ -301,7 +302,7 @@ async def list_disclosures(
     request: Request,
     token: Token,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str, Query(max_length=512)] = "",
+    cursor: Annotated[Ascii, Query(max_length=512)] = "",
 ) -> DisclosuresReply:
     reply = await notes(request).ListDisclosures(
         pb.ListDisclosuresRequest(client_id=client_id, limit=limit, cursor=cursor),
@@ -326,7 +327,7 @@ async def list_disclosures(
 
 
 class BreakGlassBody(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Paragraph = Field(min_length=1, max_length=500)
     minutes: int = Field(ge=1, le=1440)
 
 
@@ -414,7 +415,7 @@ async def verify_audit(request: Request, token: Token) -> AuditReply:
 class MeasureBody(Strict):
     instrument: Literal["PHQ9", "GAD7"]
     answers: list[int] = Field(min_length=1, max_length=20)
-    therapist_id: str = Field("", max_length=64)
+    therapist_id: Ascii = Field("", max_length=64)
 
 
 class MeasureReply(BaseModel):
