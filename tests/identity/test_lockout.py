@@ -16,6 +16,7 @@ from rapport.identity.v1 import identity_pb2_grpc
 from rapport_platform.rpc import bearer, client_channel
 
 from tests.identity.conftest import own_stack
+from tests.identity.gateway_word import as_gateway
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password!"
@@ -47,7 +48,8 @@ async def guarded(root, deps):
 async def login(stub, email: str, password: str, address: str, **extra) -> tuple:
     try:
         reply = await stub.Login(
-            pb.LoginRequest(email=email, password=password, client_address=address, **extra)
+            pb.LoginRequest(email=email, password=password, client_address=address, **extra),
+            metadata=as_gateway(address),  # the address is the gateway's word, signed
         )
     except grpc.aio.AioRpcError as exc:
         return exc.code(), None
