@@ -7,7 +7,7 @@ from datetime import datetime
 
 from rapport.billing.v1 import billing_pb2, billing_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
-from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
+from rapport_platform.auth import identity_verifier
 from rapport_platform.bus import Bus
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
@@ -42,7 +42,7 @@ def create(settings: BillingSettings, *, clock: Callable[[], datetime] = utc_now
     identity_channel = client_channel(
         settings.identity_addr, timeout_s=settings.identity_timeout_seconds
     )
-    verifier = TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel)))
+    verifier = identity_verifier(identity_channel)  # signatures and revoked token versions
     billing = Billing(
         store,
         outbox,

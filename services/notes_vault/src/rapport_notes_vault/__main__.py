@@ -11,7 +11,7 @@ from datetime import datetime
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport.notes.v1 import notes_pb2, notes_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
-from rapport_platform.auth import JwksCache, TokenVerifier, identity_jwks_fetcher
+from rapport_platform.auth import identity_verifier
 from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
@@ -38,7 +38,7 @@ def create(settings: NotesVaultSettings, *, clock: Callable[[], datetime] = utc_
     identity_channel = client_channel(
         settings.identity_addr, timeout_s=settings.identity_timeout_seconds
     )
-    verifier = TokenVerifier(JwksCache(identity_jwks_fetcher(identity_channel)))
+    verifier = identity_verifier(identity_channel)  # signatures and revoked token versions
     service = NotesVault(
         store=store,
         outbox=outbox,
