@@ -12,30 +12,21 @@ from rapport_platform.bus import Bus
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
 from rapport_platform.store import Store
+from rapport_platform.timestamps import millisecond_clock, utc_now
 
 from rapport_billing.api import BillingApi
 from rapport_billing.events import consumers
 from rapport_billing.providers import make_provider
-from rapport_billing.service import Billing, Identity, utc_now
+from rapport_billing.service import Billing, Identity
 from rapport_billing.settings import BillingSettings
 from rapport_billing.store import INDEXES
 
 NAME = "billing"
 
 
-def _millis(clock: Callable[[], datetime]) -> Callable[[], datetime]:
-    """BSON dates keep milliseconds: answer with what a later read will find."""
-
-    def now() -> datetime:
-        t = clock()
-        return t.replace(microsecond=t.microsecond // 1000 * 1000)
-
-    return now
-
-
 def create(settings: BillingSettings, *, clock: Callable[[], datetime] = utc_now) -> ServiceApp:
     """`clock` is injectable so tests can let a hold lapse without waiting."""
-    clock = _millis(clock)
+    clock = millisecond_clock(clock)
     store = Store(settings.mongo_uri, settings.mongo_db)
     bus = Bus(settings.nats_url, source=f"rapport/{NAME}")
     outbox = Outbox(store, bus, service=NAME)

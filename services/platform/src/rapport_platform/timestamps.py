@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import overload
 
@@ -19,3 +20,18 @@ def to_timestamp(value: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(value.astimezone(UTC))
     return stamp
+
+
+def utc_now() -> datetime:
+    """The real clock, in UTC: the default wherever a service takes an injectable clock."""
+    return datetime.now(UTC)
+
+
+def millisecond_clock(clock: Callable[[], datetime]) -> Callable[[], datetime]:
+    """BSON dates keep milliseconds: a clock that answers with what a later read will find."""
+
+    def now() -> datetime:
+        t = clock()
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+    return now

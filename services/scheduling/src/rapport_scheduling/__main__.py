@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rapport.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
 from rapport_platform.app import ServiceApp, run_service
@@ -12,6 +12,7 @@ from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
 from rapport_platform.store import Store
+from rapport_platform.timestamps import millisecond_clock, utc_now
 
 from rapport_scheduling.api import Identity, SchedulingApi
 from rapport_scheduling.events import (
@@ -32,23 +33,9 @@ from rapport_scheduling.store import INDEXES, SchedulingStore
 NAME = "scheduling"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _millis(clock: Callable[[], datetime]) -> Callable[[], datetime]:
-    """BSON dates keep milliseconds: answer with what a later read will find."""
-
-    def now() -> datetime:
-        t = clock()
-        return t.replace(microsecond=t.microsecond // 1000 * 1000)
-
-    return now
-
-
-def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = _utc_now) -> ServiceApp:
+def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = utc_now) -> ServiceApp:
     """`clock` is injectable so tests can stand a day before an appointment without waiting."""
-    clock = _millis(clock)
+    clock = millisecond_clock(clock)
     store = Store(settings.mongo_uri, settings.mongo_db)
     bus = Bus(settings.nats_url, source=f"rapport/{NAME}")
     outbox = Outbox(store, bus, service=NAME)
