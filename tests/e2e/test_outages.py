@@ -59,7 +59,11 @@ async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, t
                 )
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         mongo.restart()
-        await eventually(app.server.probe_once, what="SERVING once Mongo is back")
+        try:
+            await eventually(app.server.probe_once, timeout=60, what="SERVING once Mongo is back")
+        except AssertionError as e:  # say what the driver and the server saw
+            topology = app.store.client.topology_description
+            raise AssertionError(f"{e}\n{topology!r}\n{mongo.log_tail()}") from None
         assert app.server.serving
         # Nothing was half-written: no user and no orphan event from the failed attempt.
         assert await app.store.db.users.count_documents({}) == 0

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -20,6 +22,12 @@ from pymongo.write_concern import WriteConcern
 
 T = TypeVar("T")
 Session = AsyncClientSession
+log = logging.getLogger(__name__)
+
+# Below the health probe's 2 s bound, so the driver ends a ping itself rather than being
+# cancelled from outside in the middle of server selection.
+PING_TIMEOUT_S = 1.5
+CLOSE_TIMEOUT_S = 5.0
 
 
 class Store:
@@ -36,7 +44,8 @@ class Store:
         self.db: AsyncDatabase[dict[str, Any]] = self.client[db_name]
 
     async def ping(self) -> None:
-        await self.client.admin.command("ping")
+        with pymongo.timeout(PING_TIMEOUT_S):
+            await self.client.admin.command("ping")
 
     async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:
         """Create each collection's indexes (idempotent), at service start."""
@@ -74,7 +83,13 @@ class Store:
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        await self.client.close()
+        """Bounded: closing ends the server-side sessions, which needs the server; a stop must
+        not hang on a database that is gone."""
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.client.close()
+        except TimeoutError:
+            log.warning("store close did not finish in %.0f s; connections dropped", CLOSE_TIMEOUT_S)
 
 
 async def _commit(session: Session, attempts: int) -> None:
