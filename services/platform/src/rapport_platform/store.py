@@ -89,7 +89,7 @@ class Store:
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self.client.close()
         except TimeoutError:
-            log.warning("store close did not finish in %.0f s; connections dropped", CLOSE_TIMEOUT_S)
+            log.warning("store close took over %.0f s; connections dropped", CLOSE_TIMEOUT_S)
 
 
 async def _commit(session: Session, attempts: int) -> None:
