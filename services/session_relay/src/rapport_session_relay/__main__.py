@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import uvicorn
 from rapport.scheduling.v1 import scheduling_pb2_grpc
@@ -17,6 +17,7 @@ from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
 from rapport_platform.store import Store
+from rapport_platform.timestamps import utc_now
 
 from rapport_session_relay import domain, events
 from rapport_session_relay.api import SessionRelayApi
@@ -28,10 +29,6 @@ from rapport_session_relay.web import create_web_app
 
 NAME = "session-relay"
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Server(uvicorn.Server):
@@ -70,7 +67,7 @@ class RelayApp(ServiceApp):
         await super().stop(drain_seconds)
 
 
-def create(settings: SessionRelaySettings, *, clock: Callable[[], datetime] = _utc_now) -> RelayApp:
+def create(settings: SessionRelaySettings, *, clock: Callable[[], datetime] = utc_now) -> RelayApp:
     """`clock` is injectable so tests can stand inside a session window without waiting."""
     # At DEBUG the WebSocket protocol logs every frame, chat text included: never here.
     for name in ("uvicorn.error", "websockets"):
