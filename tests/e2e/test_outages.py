@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
 
 import grpc
@@ -63,7 +64,12 @@ async def test_identity_goes_not_serving_and_unavailable_when_mongo_dies(deps, t
             await eventually(app.server.probe_once, timeout=60, what="SERVING once Mongo is back")
         except AssertionError as e:  # say what the driver and the server saw
             topology = app.store.client.topology_description
-            raise AssertionError(f"{e}\n{topology!r}\n{mongo.log_tail()}") from None
+            stacks = io.StringIO()
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=12, file=stacks)
+            raise AssertionError(
+                f"{e}\n{topology!r}\n{mongo.log_tail()}\n{stacks.getvalue()}"
+            ) from None
         assert app.server.serving
         # Nothing was half-written: no user and no orphan event from the failed attempt.
         assert await app.store.db.users.count_documents({}) == 0
