@@ -15,9 +15,7 @@ from tests.people import assert_problem
 from tests.waiting import eventually
 
 
-async def test_mongo_restart_services_reconnect_and_readiness_shows_it(
-    rstack, rclinic, rtherapist
-):
+async def test_mongo_restart_services_reconnect_and_readiness_shows_it(rstack, rclinic, rtherapist):
     client = await rclinic.client()
     start = rstack.next_start()
     r = await rclinic.book(client, rtherapist, start)
