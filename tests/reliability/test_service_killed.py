@@ -37,7 +37,13 @@ async def test_scheduling_sigkilled_mid_load_loses_nothing_and_doubles_nothing(
         assert ready.status_code == 503 and ready.json()["checks"]["scheduling"] is False
     finally:
         await asyncio.to_thread(rstack.scheduling.restart)
-    # Back without anyone's help: a new client books at once.
+    # Back without anyone's help: once the gateway's readiness says so, a new client books.
+    async with httpx.AsyncClient(base_url=rstack.url) as http:
+
+        async def ready() -> bool:
+            return (await http.get("/readyz")).status_code == 200
+
+        await eventually(ready, timeout=60, what="the gateway ready again")
     fresh = Intent(await rclinic.client(), rstack.next_start())
     r = await rclinic.book(fresh.client, rtherapist, fresh.start, key=fresh.key)
     assert r.status_code == 201, r.text

@@ -128,8 +128,8 @@ async def test_vault_down_notes_unavailable_nothing_plain_nothing_partial_then_r
             finally:
                 stop.set()
                 await asyncio.gather(*tasks)
-            assert notes.server.serving
-            assert await check_health(channel)
+            await eventually(notes.server.probe_once, timeout=60, what="SERVING again")
+            assert notes.server.serving and await check_health(channel)
 
             assert {w.status for w in writes} <= {201, 503}, sorted({w.status for w in writes})
             # Refused while Vault was down, and only then (one write may straddle the kill).

@@ -295,6 +295,10 @@ def client_channel(
         options=[
             ("grpc.service_config", _service_config(attempts)),
             ("grpc.enable_retries", 1),
+            # gRPC's reconnect backoff grows to 120 s: after a peer's outage of half a minute
+            # the channel could stay down for many seconds after the peer was back (calls fail
+            # fast with UNAVAILABLE meanwhile). A peer restarts in seconds: look again soon.
+            ("grpc.max_reconnect_backoff_ms", 3000),
         ],
         interceptors=[
             _DefaultDeadline(timeout_s, method_timeouts or {}),
