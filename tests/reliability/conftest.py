@@ -8,6 +8,7 @@ signing keys); the Vault scenario starts its own, which it may stop. A gateway i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from dataclasses import dataclass, field
@@ -109,8 +110,6 @@ def scheduling_process(
 
 @pytest.fixture(scope="package")
 async def rstack(deps, tmp_path_factory: pytest.TempPathFactory):
-    import asyncio
-
     base = tmp_path_factory.mktemp("reliability")
     passwords = nats_auth.new_passwords(extra=(nats_auth.TEST_USER,))
     config = base / "nats.conf"
