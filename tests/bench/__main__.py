@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 
 from tests.bench import booking
-from tests.bench.services import ServiceProc, rss_mib
+from tests.bench.services import CpuMeter, ServiceProc, rss_mib
 from tests.bench.services import start as start_service_process
 from tests.identity import operators
 
@@ -221,7 +221,7 @@ async def guarded(results: Results, title: str, fn: Callable[[], Awaitable[Any]]
 class Profiler:
     """py-spy flame graphs of running service processes (SVG), for one phase."""
 
-    def __init__(self, out_dir: Path | None, label: str, services: list[ServiceProc]) -> None:
+    def __init__(self, out_dir: Path | None, label: str, services: list[tuple[str, int]]) -> None:
         self.out_dir, self.label, self.services = out_dir, label, services
         self.procs: list[subprocess.Popen[bytes]] = []
 
@@ -230,18 +230,17 @@ class Profiler:
             return self
         self.out_dir.mkdir(parents=True, exist_ok=True)
         spy = Path(sys.executable).parent / "py-spy"
-        for s in self.services:
-            out = self.out_dir / f"{s.name}-{self.label}.svg"
+        for name, pid in self.services:
+            out = self.out_dir / f"{name}-{self.label}.svg"
             self.procs.append(
                 subprocess.Popen(
                     [
                         str(spy),
                         "record",
                         "--pid",
-                        str(s.pid),
+                        str(pid),
                         "--rate",
-                        "200",
-                        "--idle",
+                        "100",
                         "--format",
                         "flamegraph",
                         "--output",
@@ -345,6 +344,14 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
         services.append(gateway)
         operators.routing(gateway_url, identity_addr)
         by_name = {s.name: s for s in services}
+        pids: dict[str, int | str] = {
+            "gateway": gateway.pid,
+            "scheduling": by_name["scheduling"].pid,
+            "identity": identity.pid,
+            "SecantusDB": mongo.pid or 0,
+            "nats-server": nats.pid or 0,
+            "bench client": "self",
+        }
         floors = {s.name: import_floor("rapport_" + s.name.replace("-", "_")) for s in services}
         results.section(
             "Cold start and idle memory",
@@ -378,10 +385,16 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                 pairs = []
                 levels = [int(c) for c in args.concurrency.split(",") if c]
                 first = booking.on_grid(datetime.now(UTC) + timedelta(hours=2))
+                cpu_rows = []
                 for c in levels:
-                    profiled = [by_name[n] for n in ("gateway", "scheduling", "identity")]
-                    with Profiler(
-                        profile_dir if c == max(levels) else None, f"booking-c{c}", profiled
+                    party = await booking.prepare(practice, bookings=args.bookings, concurrency=c)
+                    with (
+                        Profiler(
+                            profile_dir if c == max(levels) else None,
+                            f"booking-c{c}",
+                            [(n, int(p)) for n, p in pids.items() if n != "bench client"],
+                        ),
+                        CpuMeter(pids) as cpu,
                     ):
                         svc, therapist_id = await booking.book_through_gateway(
                             http,
@@ -390,7 +403,14 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                             concurrency=c,
                             max_seconds=args.max_seconds,
                             first=first,
+                            party=party,
                         )
+                    per = max(svc.done, 1)
+                    cpu_rows.append(
+                        f"| {c} | "
+                        + " | ".join(f"{cpu.used[n] * 1000 / per:.1f}" for n in pids)
+                        + f" | {sum(cpu.used.values()) * 1000 / per:.1f} |"
+                    )
                     templates = await booking.booking_documents(
                         deps.mongo_uri, scheduling_settings.mongo_db, therapist_id
                     )
@@ -410,7 +430,15 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                 )
                 results.section(
                     "Booking through the gateway",
-                    booking.table(pairs),
+                    [
+                        *booking.table(pairs),
+                        "",
+                        "CPU milliseconds per booking, by process (where the time goes):",
+                        "",
+                        "| concurrency | " + " | ".join(pids) + " | all |",
+                        "|---:|" + "---:|" * (len(pids) + 1),
+                        *cpu_rows,
+                    ],
                     "`POST /v1/appointments` (a 50-minute session, distinct hour slots of one "
                     "therapist per concurrency level, clients that stay under the booking limits) "
                     f"beside one bare PyMongo transaction writing the same documents ({docs}, "

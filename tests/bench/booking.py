@@ -22,7 +22,9 @@ import httpx
 from pymongo import AsyncMongoClient
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
+from rapport_platform.outbox import INDEXES as OUTBOX_INDEXES
 from rapport_platform.outbox import OUTBOX
+from rapport_scheduling.store import INDEXES
 
 from tests.scheduling.helpers import Practice, on_grid
 
@@ -81,12 +83,16 @@ async def bounded(count: int, concurrency: int, max_seconds: float, op: Any, run
     return run
 
 
-async def book_through_gateway(
-    http: httpx.AsyncClient, practice: Practice, *, bookings: int, concurrency: int,
-    max_seconds: float, first: datetime | None = None,
-) -> tuple[Run, str]:  # fmt: skip
-    """`bookings` distinct hour slots of one new therapist. Returns the run and the therapist id.
-    Worker w books for its own clients only (no client books from two workers at once)."""
+@dataclass
+class Party:
+    """One therapist and enough clients for a booking run (made before it is timed)."""
+
+    therapist: Any
+    clients: list[Any]
+    per_worker: int
+
+
+async def prepare(practice: Practice, *, bookings: int, concurrency: int) -> Party:
     therapist = await practice.therapist(
         availability=practice.availability(horizon_days=60, slot_step_minutes=60)
     )
@@ -98,6 +104,23 @@ async def book_through_gateway(
     while len(clients) < wanted:  # a few at a time: each sign-up hashes a password
         batch = min(8, wanted - len(clients))
         clients += await asyncio.gather(*(practice.client() for _ in range(batch)))
+    return Party(therapist, clients, clients_per_worker)
+
+
+async def book_through_gateway(
+    http: httpx.AsyncClient,
+    practice: Practice,
+    *,
+    bookings: int,
+    concurrency: int,
+    max_seconds: float,
+    first: datetime | None = None,
+    party: Party | None = None,
+) -> tuple[Run, str]:
+    """`bookings` distinct hour slots of one new therapist. Returns the run and the therapist id.
+    Worker w books for its own clients only (no client books from two workers at once)."""
+    party = party or await prepare(practice, bookings=bookings, concurrency=concurrency)
+    therapist, clients, clients_per_worker = party.therapist, party.clients, party.per_worker
     first = first or on_grid(datetime.now(UTC) + timedelta(hours=2))
     starts = iter([first + timedelta(hours=i) for i in range(bookings)])
     run = Run("booking through the gateway", concurrency)
@@ -156,8 +179,12 @@ async def bare_transactions(
     writes, as the platform's transactions), with PyMongo's own retrying helper."""
     client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
     db = client[f"bench_bare_{uuid.uuid4().hex[:8]}"]
+    # The same indexes as scheduling's collections: every insert maintains them there too.
+    indexes = {**OUTBOX_INDEXES, **INDEXES}
     for name in ("appointments", "claims", "reminders", OUTBOX):
         await db.create_collection(name)
+        if indexes.get(name):
+            await db[name].create_indexes(list(indexes[name]))
     run = Run("bare PyMongo transaction, same documents", concurrency)
 
     def fresh(i: int) -> dict[str, list[dict[str, Any]]]:
