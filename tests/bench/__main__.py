@@ -348,6 +348,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
             "gateway": gateway.pid,
             "scheduling": by_name["scheduling"].pid,
             "identity": identity.pid,
+            "billing (invoices each booking)": by_name["billing"].pid,
             "SecantusDB": mongo.pid or 0,
             "nats-server": nats.pid or 0,
             "bench client": "self",
@@ -392,7 +393,11 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                         Profiler(
                             profile_dir if c == max(levels) else None,
                             f"booking-c{c}",
-                            [(n, int(p)) for n, p in pids.items() if n != "bench client"],
+                            [
+                                (n.split()[0], int(p))
+                                for n, p in pids.items()
+                                if n != "bench client"
+                            ],
                         ),
                         CpuMeter(pids) as cpu,
                     ):
@@ -555,15 +560,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.md"))
     parser.add_argument("--bookings", type=int, default=200, help="per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32", help="booking concurrency levels")
-    parser.add_argument("--notes", type=int, default=100)
+    parser.add_argument("--notes", type=int, default=60)
     parser.add_argument("--notes-concurrency", type=int, default=8)
     parser.add_argument("--entries", type=int, default=300, help="ledger bench entries")
-    parser.add_argument("--max-seconds", type=float, default=40.0, help="bound of each phase")
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="bound of each phase")
     parser.add_argument("--sign-ups", type=int, default=20)
     parser.add_argument(
         "--rooms", default="1,100,500", help="relayed chat: concurrent rooms per run ('' skips)"
     )
-    parser.add_argument("--chat-messages", type=int, default=20, help="per room")
+    parser.add_argument("--chat-messages", type=int, default=10, help="per room")
     parser.add_argument("--profile", default="", help="directory for py-spy flame graphs")
     return parser.parse_args(argv)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -88,6 +89,7 @@ class Outbox:
         self.collection = store.db[OUTBOX]
         self._own: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._counted_at = float("-inf")
 
     async def add(
         self,
@@ -187,7 +189,11 @@ class Outbox:
                 {"$set": {"published_at": _now()}, "$unset": {"pending": "", "lease_until": ""}},
             )
             published += 1
-        _backlog[self.service] = await self.pending_count()
+        # The backlog gauge is read at each metrics export, not per event: count at most once per
+        # poll interval (a woken relay runs once per commit; the count cost one command each).
+        if time.monotonic() - self._counted_at >= self._poll:
+            self._counted_at = time.monotonic()
+            _backlog[self.service] = await self.pending_count()
         return published
 
     async def pending_count(self) -> int:
