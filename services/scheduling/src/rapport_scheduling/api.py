@@ -473,11 +473,13 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             now=now,
         )
 
-        optimistic = True  # claim without reading first, until a cell turns out taken
+        # Claim without reading first on the first attempt only: a retry (a write conflict with a
+        # concurrent booking, or a claimed cell) reads first, as contended cells need.
+        optimistic = True
         booked_event = ""
 
         async def write(session: Session) -> None:
-            nonlocal booked_event
+            nonlocal booked_event, optimistic
             # The key first: a concurrent retry with the same key fails here, not on the claim.
             if key:
                 await self.repo.remember_key(
@@ -497,7 +499,8 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                         f"at most {self.settings.max_live_holds} holds at a time; "
                         "confirm or let one expire first"
                     )
-            await self.repo.claim(session, appt, now, optimistic=optimistic)
+            first, optimistic = optimistic, False
+            await self.repo.claim(session, appt, now, optimistic=first)
             await self.repo.insert_appointment(session, appt)
             if appt.status == domain.CONFIRMED:
                 await self.repo.add_reminders(
@@ -517,7 +520,6 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             try:
                 await self.store.transaction(write)
             except ClaimCollision:
-                optimistic = False
                 await self.store.transaction(write)
         except DuplicateKeyError:
             # Lost a race with the same key: answer what the winner got.
