@@ -714,15 +714,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self, request: pb.GetBookingContextRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingContextResponse:
         """GetMe, GetTherapistProfile, GetClinic and CheckEligibility in one call: one token
-        verification and five reads, four of them at once (the clinic needs the profile)."""
+        verification and four reads, three of them at once (the clinic needs the profile)."""
         principal = await self._principal(context)
         wanted = request.therapist_id
-        user, profile, therapist, licenses = await asyncio.gather(
-            self.users.by_id(principal.user_id),
+        users, profile, licenses = await asyncio.gather(
+            self.users.by_ids([principal.user_id, wanted]),
             self.profiles.by_id(wanted) if wanted else _none(),
-            self.users.by_id(wanted) if wanted else _none(),
             self.licenses.of(wanted) if wanted else _nothing(),
         )
+        user, therapist = users.get(principal.user_id), users.get(wanted)
         if user is None:
             raise NotFound("this account no longer exists")
         # Exact, as GetMe: a token voided by a role change books nothing, even a second later.

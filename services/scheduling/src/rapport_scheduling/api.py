@@ -39,7 +39,7 @@ from rapport_platform.timestamps import to_timestamp
 
 from rapport_scheduling import domain, events
 from rapport_scheduling.settings import SchedulingSettings
-from rapport_scheduling.store import ClaimCollision, SchedulingStore
+from rapport_scheduling.store import SchedulingStore
 
 Clock = Callable[[], datetime]
 
@@ -473,13 +473,10 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             now=now,
         )
 
-        # Claim without reading first on the first attempt only: a retry (a write conflict with a
-        # concurrent booking, or a claimed cell) reads first, as contended cells need.
-        optimistic = True
         booked_event = ""
 
         async def write(session: Session) -> None:
-            nonlocal booked_event, optimistic
+            nonlocal booked_event
             # The key first: a concurrent retry with the same key fails here, not on the claim.
             if key:
                 await self.repo.remember_key(
@@ -499,8 +496,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                         f"at most {self.settings.max_live_holds} holds at a time; "
                         "confirm or let one expire first"
                     )
-            first, optimistic = optimistic, False
-            await self.repo.claim(session, appt, now, optimistic=first)
+            await self.repo.claim(session, appt, now)
             await self.repo.insert_appointment(session, appt)
             if appt.status == domain.CONFIRMED:
                 await self.repo.add_reminders(
@@ -517,10 +513,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             await self.repo.pin_client(session, who.user_id)
 
         try:
-            try:
-                await self.store.transaction(write)
-            except ClaimCollision:
-                await self.store.transaction(write)
+            await self.store.transaction(write)
         except DuplicateKeyError:
             # Lost a race with the same key: answer what the winner got.
             replay = await self._replay(who, key, fingerprint) if key else None

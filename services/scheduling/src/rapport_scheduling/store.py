@@ -81,20 +81,6 @@ def claim_id(therapist_id: str, cell: datetime) -> str:
     return f"{therapist_id}|{int(cell.timestamp()) // 60:012d}"
 
 
-class ClaimCollision(Exception):
-    """An optimistic claim met a claimed cell (live or an expired hold): claim carefully."""
-
-
-def _claim_doc(appt: Appointment, cid: str, cell: datetime) -> dict[str, Any]:
-    return {
-        "_id": cid,
-        "therapist_id": appt.therapist_id,
-        "cell": cell,
-        "appointment_id": appt.appointment_id,
-        "expires_at": appt.hold_expires_at,
-    }
-
-
 def _live(now: datetime) -> dict[str, Any]:
     """Claims that block: booked ones (no expiry) and holds not yet expired."""
     return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
@@ -195,31 +181,10 @@ class SchedulingStore:
         )
         return {d["cell"] async for d in cursor}
 
-    async def claim(
-        self, session: Session, appt: Appointment, now: datetime, *, optimistic: bool = False
-    ) -> None:
+    async def claim(self, session: Session, appt: Appointment, now: datetime) -> None:
         """Claim every cell of `appt` (keeping the cells it already holds, for a reschedule).
-        Raises SlotTaken when another live appointment holds any of them.
-
-        `optimistic` (a new appointment): insert the claims without reading first, the common
-        case of free cells in one write; any cell already claimed raises ClaimCollision, and
-        the caller runs its transaction again without `optimistic` (a failed write ends a
-        transaction, so the careful path, which may take over expired holds, needs a new one)."""
+        Raises SlotTaken when another live appointment holds any of them."""
         wanted = {claim_id(appt.therapist_id, c): c for c in appt.claim_cells}
-        if optimistic:
-            try:
-                await self.claims.insert_many(
-                    [_claim_doc(appt, cid, cell) for cid, cell in wanted.items()],
-                    ordered=True,
-                    session=session,
-                )
-                return
-            except DuplicateKeyError:
-                raise ClaimCollision from None
-            except BulkWriteError as exc:
-                if all(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
-                    raise ClaimCollision from None
-                raise
         existing = await self.claims.find({"_id": {"$in": list(wanted)}}, session=session).to_list()
         others = [d for d in existing if d["appointment_id"] != appt.appointment_id]
         if any(d.get("expires_at") is None or d["expires_at"] > now for d in others):
@@ -233,7 +198,17 @@ class SchedulingStore:
             if gone.deleted_count != len(stale):
                 raise SlotTaken
         mine = {d["_id"] for d in existing if d["appointment_id"] == appt.appointment_id}
-        docs = [_claim_doc(appt, cid, cell) for cid, cell in wanted.items() if cid not in mine]
+        docs = [
+            {
+                "_id": cid,
+                "therapist_id": appt.therapist_id,
+                "cell": cell,
+                "appointment_id": appt.appointment_id,
+                "expires_at": appt.hold_expires_at,
+            }
+            for cid, cell in wanted.items()
+            if cid not in mine
+        ]
         if docs:
             try:
                 await self.claims.insert_many(docs, ordered=True, session=session)
