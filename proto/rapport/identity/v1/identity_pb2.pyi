@@ -304,6 +304,24 @@ class GetTherapistProfileResponse(_message.Message):
     profile: TherapistProfile
     def __init__(self, profile: _Optional[_Union[TherapistProfile, _Mapping]] = ...) -> None: ...
 
+class GetBookingContextRequest(_message.Message):
+    __slots__ = ("therapist_id",)
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    def __init__(self, therapist_id: _Optional[str] = ...) -> None: ...
+
+class GetBookingContextResponse(_message.Message):
+    __slots__ = ("user", "profile", "clinic", "eligibility")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBILITY_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    profile: TherapistProfile
+    clinic: Clinic
+    eligibility: CheckEligibilityResponse
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., profile: _Optional[_Union[TherapistProfile, _Mapping]] = ..., clinic: _Optional[_Union[Clinic, _Mapping]] = ..., eligibility: _Optional[_Union[CheckEligibilityResponse, _Mapping]] = ...) -> None: ...
+
 class RefreshRequest(_message.Message):
     __slots__ = ("refresh_token",)
     REFRESH_TOKEN_FIELD_NUMBER: _ClassVar[int]

@@ -76,6 +76,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
                 _registered_method=True)
+        self.GetBookingContext = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetBookingContext',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextResponse.FromString,
+                _registered_method=True)
         self.Refresh = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/Refresh',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RefreshRequest.SerializeToString,
@@ -213,6 +218,16 @@ class IdentityServiceServicer:
 
     def GetTherapistProfile(self, request, context):
         """A therapist's public profile, with session types and prices. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBookingContext(self, request, context):
+        """What a booking needs to know, in one call with the caller's token: the caller (read exactly,
+        so a revoked token is refused at once, as GetMe), the therapist's profile, the terms of their
+        clinic (as GetClinic shows them to the caller) and whether the therapist may see the caller
+        where the caller lives (as CheckEligibility). Scheduling asks at every booking.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -368,6 +383,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetTherapistProfile,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.SerializeToString,
+            ),
+            'GetBookingContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBookingContext,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextResponse.SerializeToString,
             ),
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
@@ -663,6 +683,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/GetTherapistProfile',
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBookingContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetBookingContext',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import uuid
@@ -709,6 +710,54 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         return pb.GetClinicResponse(clinic=self._clinic_pb(clinic, full=full))
 
+    async def GetBookingContext(
+        self, request: pb.GetBookingContextRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBookingContextResponse:
+        """GetMe, GetTherapistProfile, GetClinic and CheckEligibility in one call: one token
+        verification and four reads, three of them at once (the clinic needs the profile)."""
+        principal = await self._principal(context)
+        wanted = request.therapist_id
+        users, profile, licenses = await asyncio.gather(
+            self.users.by_ids([principal.user_id, wanted]),
+            self.profiles.by_id(wanted) if wanted else _none(),
+            self.licenses.of(wanted) if wanted else _nothing(),
+        )
+        user, therapist = users.get(principal.user_id), users.get(wanted)
+        if user is None:
+            raise NotFound("this account no longer exists")
+        # Exact, as GetMe: a token voided by a role change books nothing, even a second later.
+        if domain.token_revoked(user, principal.token_version):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
+        answer = domain.eligibility(
+            therapist,
+            licenses,
+            domain.check_jurisdiction(user.jurisdiction),
+            today=self.now().date(),
+        )
+        reply = pb.GetBookingContextResponse(
+            user=user_to_pb(user),
+            eligibility=pb.CheckEligibilityResponse(
+                eligible=answer.eligible,
+                reason=REASON_TO_PB.get(answer.reason, pb.INELIGIBILITY_REASON_UNSPECIFIED),
+                explanation=answer.explanation,
+                license_id=answer.license_id,
+            ),
+        )
+        if profile is None:  # the caller learns "no such therapist" from scheduling
+            return reply
+        clinic = await self.clinics.by_id(profile.clinic_id)
+        if clinic is None:
+            raise FailedPrecondition("the therapist's clinic does not exist")
+        # The clinic as GetClinic shows it to this caller (a client: the public view).
+        full = domain.sees_full_clinic(
+            clinic, role=principal.role, clinic_id=principal.clinic_id, operator=False
+        )
+        reply.profile.CopyFrom(profile_to_pb(profile, clinic.currency))
+        reply.clinic.CopyFrom(self._clinic_pb(clinic, full=full))
+        return reply
+
     def _clinic_pb(self, clinic: domain.Clinic, *, full: bool) -> pb.Clinic:
         return clinic_to_pb(
             clinic, full=full, limits=domain.booking_limits(clinic, self.booking_defaults)
@@ -1074,3 +1123,11 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             ],
             next_cursor=domain.encode_cursor(page[-1].therapist_id) if more else "",
         )
+
+
+async def _none() -> None:
+    return None
+
+
+async def _nothing() -> list[domain.License]:
+    return []

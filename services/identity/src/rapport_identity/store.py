@@ -147,6 +147,12 @@ class Users:
         doc = await self._col.find_one({"_id": user_id}, session=session)
         return _to_user(doc) if doc else None
 
+    async def by_ids(self, user_ids: list[str]) -> dict[str, User]:
+        """Several accounts in one read (a booking's caller and therapist)."""
+        wanted = sorted({u for u in user_ids if u})
+        cursor = self._col.find({"_id": {"$in": wanted}})
+        return {doc["_id"]: _to_user(doc) async for doc in cursor}
+
     async def credentials(self, email: str) -> tuple[User, str] | None:
         doc = await self._col.find_one({"email": email})
         return (_to_user(doc), doc["password_hash"]) if doc else None
