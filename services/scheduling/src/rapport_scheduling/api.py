@@ -512,16 +512,22 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             # a client's parallel bookings spin on each other for the whole transaction.
             await self.repo.pin_client(session, who.user_id)
 
-        try:
+        async def commit() -> None:
             await self.store.transaction(write)
+            self.outbox.publish_committed(booked_event)
+            events.bookings.add(1, {"status": appt.status, "modality": appt.modality})
+
+        try:
+            # Shielded: a caller whose deadline ends mid-commit does not cut the booking short
+            # between its commit and its count (the SRE's bookings metric would miss it); the
+            # caller's retry with its idempotency key gets the replay.
+            await asyncio.shield(commit())
         except DuplicateKeyError:
             # Lost a race with the same key: answer what the winner got.
             replay = await self._replay(who, key, fingerprint) if key else None
             if replay is None:
                 raise
             return replay
-        self.outbox.publish_committed(booked_event)
-        events.bookings.add(1, {"status": appt.status, "modality": appt.modality})
         return pb.BookAppointmentResponse(appointment=appointment_to_pb(appt, now))
 
     async def _replay(
