@@ -64,7 +64,7 @@ def run_operation(operation, base_url: str, headers: dict[str, str], ids: dict[s
     def check(case) -> None:
         try:
             case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=30)
-        except Exception as exc:  # collect every operation's failure, not only the first
+        except (Exception, BaseExceptionGroup) as exc:  # every operation's failures, not the first
             failures.append(f"{case.method} {case.formatted_path}: {str(exc)[:600]}")
 
     check()
