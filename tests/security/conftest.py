@@ -8,6 +8,7 @@ be refused."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,8 +17,10 @@ import pytest
 from pymongo import AsyncMongoClient
 from rapport_gateway.settings import GatewaySettings
 from rapport_local import procs
+from rapport_notes_vault import __main__ as notes_main
 from rapport_notes_vault.__main__ import create as create_notes
 from rapport_notes_vault.settings import NotesVaultSettings
+from rapport_session_relay import events as relay_events
 from rapport_session_relay.__main__ import create as create_relay
 
 from conftest import Gateway, start_service, unique_db
@@ -25,6 +28,7 @@ from tests.identity import operators
 from tests.notes_vault.helpers import Care, soap
 from tests.people import Person
 from tests.session_relay.helpers import relay_settings
+from tests.waiting import eventually
 
 ROLES = (
     "anonymous",
@@ -38,10 +42,22 @@ ROLES = (
 )
 
 
+def own_durables(mp: pytest.MonkeyPatch) -> None:
+    """This notes-vault and relay get JetStream durables of their own: under the services'
+    fixed names they would share (and split) the events of the tests/notes_vault and
+    tests/session_relay instances alive in the same session, each writing to its own database.
+    Read at create(), so patched only around it."""
+    tag = uuid.uuid4().hex[:8]
+    mp.setattr(notes_main, "CONSUMER", f"{notes_main.CONSUMER}-{tag}")
+    for name in ("CANCELLED_CONSUMER", "RESCHEDULED_CONSUMER"):
+        mp.setattr(relay_events, name, f"{getattr(relay_events, name)}-{tag}")
+
+
 @pytest.fixture(scope="session")
 async def full_stack(stack):
-    notes = await start_service(
-        create_notes(
+    with pytest.MonkeyPatch.context() as mp:
+        own_durables(mp)
+        notes_app = create_notes(
             NotesVaultSettings(
                 grpc_port=procs.free_port(),
                 mongo_uri=stack.deps.mongo_uri,
@@ -54,8 +70,9 @@ async def full_stack(stack):
                 jobs_interval_seconds=86400,
             )
         )
-    )
-    relay = await start_service(create_relay(relay_settings(stack, unique_db("relay"))))
+        relay_app = create_relay(relay_settings(stack, unique_db("relay")))
+    notes = await start_service(notes_app)
+    relay = await start_service(relay_app)
     port = procs.free_port()
     settings = GatewaySettings(
         http_port=port,
@@ -136,7 +153,18 @@ async def world(full_stack, full_http):
         },
         care=care,
     )
-    appointment_id = await care.book(client, therapist)
+    # The first booking waits for notes-vault's new durable to replay every scheduling event of
+    # the session so far (hundreds in a full run, on a loaded machine): a generous bound.
+    r = await care.practice.book(client, therapist, care._next)
+    care._next += timedelta(hours=2)
+    assert r.status_code == 201, r.text
+    appointment_id = r.json()["appointment_id"]
+    await eventually(
+        lambda: notes_db["appointments"].find_one({"_id": appointment_id, "status": "confirmed"}),
+        timeout=600,
+        interval=0.2,
+        what="notes-vault's projection to see the first booking",
+    )
     note = await care.note(therapist, client, appointment_id, sign=False)
     consent = await care.consent(client, therapist)
     feed = await http.post(f"/v1/therapists/{therapist.user_id}/calendar-feed", headers=therapist.h)
