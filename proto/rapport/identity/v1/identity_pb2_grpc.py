@@ -131,6 +131,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.FromString,
                 _registered_method=True)
+        self.UpdateClinicTerms = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/UpdateClinicTerms',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsResponse.FromString,
+                _registered_method=True)
         self.PutTherapistProfile = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/PutTherapistProfile',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.PutTherapistProfileRequest.SerializeToString,
@@ -306,6 +311,16 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateClinicTerms(self, request, context):
+        """The clinic's admin (or a platform operator, multi-factor) changes its booking terms: the
+        cancellation window, the late fee and the booking limits. Fields left unset keep their value.
+        Scheduling reads the terms at each booking; a booked session keeps the policy it was booked
+        under.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutTherapistProfile(self, request, context):
         """The therapist writes their own public profile.
         """
@@ -438,6 +453,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ApproveClinic,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.SerializeToString,
+            ),
+            'UpdateClinicTerms': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateClinicTerms,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsResponse.SerializeToString,
             ),
             'PutTherapistProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.PutTherapistProfile,
@@ -980,6 +1000,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/ApproveClinic',
             rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateClinicTerms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/UpdateClinicTerms',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsResponse.FromString,
             options,
             channel_credentials,
             insecure,

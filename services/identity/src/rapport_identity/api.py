@@ -781,6 +781,37 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         assert current is not None
         return pb.ApproveClinicResponse(clinic=self._clinic_pb(current, full=True))
 
+    async def UpdateClinicTerms(
+        self, request: pb.UpdateClinicTermsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateClinicTermsResponse:
+        principal = await self._principal(context)
+        if not (principal.role == CLINIC_ADMIN and principal.clinic_id == request.clinic_id):
+            # Another clinic's admin is refused unless they are an operator (the flag in the
+            # database decides, and operators act with multi-factor).
+            principal.require_role(CLINIC_ADMIN)
+            caller = await self._caller(principal)
+            if not caller.operator:
+                raise PermissionDenied("only the clinic's admin may change its terms")
+            principal.require_mfa()
+        clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
+        if clinic is None:
+            raise NotFound("no such clinic")
+
+        def given(name: str) -> int | None:
+            return getattr(request, name) if request.HasField(name) else None
+
+        changed = domain.update_terms(
+            clinic,
+            cancellation_window_hours=given("cancellation_window_hours"),
+            late_fee_minor=given("late_cancellation_fee_minor"),
+            max_active_per_therapist=given("max_active_bookings_per_therapist"),
+            max_active_per_client=given("max_active_bookings_per_client"),
+        )
+        if not await self.clinics.update_terms(clinic, changed):
+            raise FailedPrecondition("the clinic's terms changed meanwhile; try again")
+        log.info("clinic %s terms changed by %s", clinic.clinic_id, principal.user_id)
+        return pb.UpdateClinicTermsResponse(clinic=self._clinic_pb(changed, full=True))
+
     async def CreateInvitation(
         self, request: pb.CreateInvitationRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateInvitationResponse:

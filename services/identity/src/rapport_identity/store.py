@@ -288,6 +288,23 @@ class Clinics:
         )
         return result.modified_count == 1
 
+    async def update_terms(self, before: Clinic, after: Clinic) -> bool:
+        """Conditional on the terms read before (a compare-and-set): two changes at once cannot
+        combine into terms nobody checked (a per-client limit below the per-therapist one)."""
+        fields = (
+            "cancellation_window_hours",
+            "late_fee_minor",
+            "max_active_per_therapist",
+            "max_active_per_client",
+        )
+        # A record from before the limits carries none: 0 is what it means.
+        match: dict[str, Any] = {"_id": before.clinic_id}
+        for f in fields:
+            value = getattr(before, f)
+            match[f] = {"$in": [value, None]} if value == 0 else value
+        result = await self._col.update_one(match, {"$set": {f: getattr(after, f) for f in fields}})
+        return result.matched_count == 1
+
 
 # --- therapist profiles ----------------------------------------------------------------------
 
