@@ -54,7 +54,7 @@ def test_hadolint_reports_nothing(tmp_path: Path) -> None:
 def test_stages_and_final_target() -> None:
     text = DOCKERFILE.read_text()
     stages = _stages(text)
-    assert list(stages) == ["base", "uv", "deps", "builder", "dev-builder", "dev", "runtime"]
+    assert list(stages) == ["base", "deps", "builder", "dev-builder", "dev", "runtime"]
     assert re.search(r"^ARG SERVICE$", text, re.MULTILINE)
     # Base images pinned to an exact version.
     (image,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)

@@ -60,8 +60,12 @@ def _podman(*args: str, timeout: float = 300, check: bool = True) -> subprocess.
 
 
 def _say(request: pytest.FixtureRequest, text: str) -> None:
+    """Straight to the terminal (sizes, build and start times), captured output or not."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
         reporter.write_line("")
         for line in text.splitlines():
             reporter.write_line(f"[images] {line}")

@@ -50,6 +50,8 @@ _BASE_DPKG_OPTS = (
     "path-exclude=/usr/share/doc/*",
     "path-include=/usr/share/doc/*/copyright",
 )
+# Merged /usr set up by mmdebstrap's hook: without it apt pulls usrmerge, and perl with it.
+_MERGED_USR_HOOK = Path("/usr/share/mmdebstrap/hooks/merged-usr")
 RECIPE_LABEL = "org.rapport.base.recipe"
 INPUTS_LABEL = "org.rapport.build.inputs"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -156,7 +158,7 @@ def ensure_tools() -> None:
 
 
 def _recipe() -> str:
-    text = json.dumps([BASE_SUITE, BASE_PACKAGES, _BASE_DPKG_OPTS, "minbase"])
+    text = json.dumps([BASE_SUITE, BASE_PACKAGES, _BASE_DPKG_OPTS, "minbase", "merged-usr"])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -189,6 +191,7 @@ def ensure_base(image: str = BASE_IMAGE) -> str:
             "--quiet",
             "--variant=minbase",
             f"--include={','.join(BASE_PACKAGES)}",
+            *([f"--hook-dir={_MERGED_USR_HOOK}"] if _MERGED_USR_HOOK.is_dir() else []),
             *(f"--dpkgopt={o}" for o in _BASE_DPKG_OPTS),
             '--aptopt=Acquire::Languages "none"',
             BASE_SUITE,
