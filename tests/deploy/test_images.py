@@ -8,7 +8,8 @@ the values (free ones, the network being the host's); the chart's Service names 
 127.0.0.1. The probes asked are the rendered ones.
 
 Images are built once per test session (rapport_local.images: shared layers, and no build at
-all when nothing they are built from changed). Skipped only where podman cannot run.
+all when nothing they are built from changed), in the background from collection on, and these
+tests run last (tests/deploy/conftest.py). Skipped only where podman cannot run.
 """
 
 from __future__ import annotations
@@ -72,26 +73,30 @@ def _say(request: pytest.FixtureRequest, text: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def base_image() -> str:
+def prepared(kit: ModuleType) -> images.Prepared:
+    """The tools, base image and six images: from the build tests/deploy/conftest.py started
+    at collection, or built here."""
+    job = kit.images_build or images.Background(tag="test").start()
     try:
-        images.ensure_tools()
+        return job.result()
     except images.Unavailable as exc:
         pytest.skip(f"podman cannot run here: {exc}")
-    base = images.ensure_base()
-    proc = _podman("run", "--rm", "--network", "host", *images.ulimit_args(), base, "true",
-                   check=False)  # fmt: skip
-    if proc.returncode != 0:
-        pytest.skip(f"podman cannot start a container here: {proc.stderr.strip()[-1000:]}")
-    return base
 
 
 @pytest.fixture(scope="session")
-def built(base_image: str, request: pytest.FixtureRequest) -> dict[str, images.Built]:
-    started = time.monotonic()
-    result = images.build(tag="test", python_image=base_image)
-    took = time.monotonic() - started
-    _say(request, images.report(result) + f"\nbuild step of this session: {took:.0f} s")
-    return {b.service: b for b in result}
+def base_image(prepared: images.Prepared) -> str:
+    return prepared.base
+
+
+@pytest.fixture(scope="session")
+def built(prepared: images.Prepared, request: pytest.FixtureRequest) -> dict[str, images.Built]:
+    _say(
+        request,
+        images.report(prepared.built)
+        + f"\ntools, base image and six images ready {prepared.seconds:.0f} s after the build"
+        " started (in the background since collection)",
+    )
+    return {b.service: b for b in prepared.built}
 
 
 # --- the build context ------------------------------------------------------------------

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -349,6 +350,61 @@ def ulimit_args() -> list[str]:
     if hard != resource.RLIM_INFINITY and hard < 16384:
         return ["--ulimit", f"nofile={hard}:{hard}"]
     return []
+
+
+def check_runs(base: str) -> None:
+    """Unavailable unless podman can start a container (of the base image) on this machine."""
+    proc = _exec(
+        ["podman", "run", "--rm", "--network", "host", *ulimit_args(), base, "true"],
+        env=podman_env(),
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise Unavailable(f"podman cannot start a container here: {proc.stderr.strip()[-1000:]}")
+
+
+@dataclass
+class Prepared:
+    base: str
+    built: list[Built]
+    seconds: float  # from start to the last image
+
+
+class Background:
+    """Tools, base image and the six images, prepared in a thread: the test session starts it
+    at collection and the image tests, run last, collect it (tests/deploy/conftest.py), so the
+    build overlaps the rest of the suite instead of adding to it."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self._done = threading.Event()
+        self._result: Prepared | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> Background:
+        threading.Thread(target=self._run, name="rapport-images", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            ensure_tools()
+            base = ensure_base()
+            check_runs(base)
+            built = build(tag=self.tag, python_image=base)
+            self._result = Prepared(base, built, time.monotonic() - started)
+        except BaseException as exc:  # handed to whoever waits for the result
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self, timeout: float = 1800) -> Prepared:
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"images not built within {timeout:.0f} s")
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
