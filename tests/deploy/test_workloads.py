@@ -55,7 +55,7 @@ def test_services_probes_and_drain(
         if service == "gateway":
             assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
             assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-            assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+            assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
             # Trusted proxies are networks, never "*" (uvicorn would then believe the leftmost,
             # client-chosen X-Forwarded-For entry).
             trusted = _env(c)["FORWARDED_ALLOW_IPS"]["value"].split(",")
