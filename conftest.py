@@ -27,6 +27,10 @@ os.environ["RAPPORT_IDENTITY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
 SCHEDULING_TOKEN_KEY = secrets.token_hex(32)
 os.environ["RAPPORT_SCHEDULING_SERVICE_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
 os.environ["RAPPORT_IDENTITY_SCHEDULING_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
+# Billing's own key: it asks identity for a clinic's current commission.
+BILLING_TOKEN_KEY = secrets.token_hex(32)
+os.environ["RAPPORT_BILLING_SERVICE_TOKEN_KEY"] = BILLING_TOKEN_KEY
+os.environ["RAPPORT_IDENTITY_BILLING_TOKEN_KEY"] = BILLING_TOKEN_KEY
 
 
 @dataclass
@@ -147,6 +151,8 @@ def billing_settings(deps: Deps, identity_addr: str, **overrides: object) -> Bil
         "mongo_db": unique_db("billing"),
         "nats_url": deps.nats_url_for("billing"),
         "identity_addr": identity_addr,
+        "vault_addr": deps.vault_addr,
+        "vault_token": deps.vault_tokens["billing"],
         "drain_seconds": 0.5,
         "provider": "stripe",
         "stripe_api_key": API_KEY,

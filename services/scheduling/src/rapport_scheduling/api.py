@@ -408,7 +408,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         )
         eligible, (policy, limits) = await asyncio.gather(
             self.identity.eligibility(request.therapist_id, me.jurisdiction, who),
-            self._terms(profile, st, who),
+            self._terms(profile, st, who, hold=request.hold),
         )
         if not eligible.eligible:
             raise PermissionDenied(
@@ -494,9 +494,15 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         )
 
     async def _terms(
-        self, profile: idpb.TherapistProfile, st: domain.SessionType, who: Principal
+        self,
+        profile: idpb.TherapistProfile,
+        st: domain.SessionType,
+        who: Principal,
+        *,
+        hold: bool = True,
     ) -> tuple[domain.CancellationPolicy, domain.BookingLimits]:
-        """The clinic's cancellation policy and booking limits (identity owns clinic terms)."""
+        """The clinic's cancellation policy and booking limits (identity owns clinic terms).
+        A payment-first clinic takes only held bookings: the client pays, then it is confirmed."""
         overall = self.settings.max_active_bookings
         if not profile.clinic_id:
             policy = domain.CancellationPolicy(
@@ -506,6 +512,10 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             )
             return policy, domain.BookingLimits(overall, overall, overall)
         clinic = await self.identity.clinic(profile.clinic_id, who)
+        if clinic.payment_first and not hold:
+            raise FailedPrecondition(
+                "this clinic takes payment first: book with hold true, then pay", field="hold"
+            )
         p = clinic.cancellation_policy
         policy = domain.CancellationPolicy(
             window_hours=p.window_hours,
