@@ -611,8 +611,9 @@ def authorization_canceled(inv: Invoice, payment_id: str, now: datetime) -> Outc
     is held any more. An authorized invoice is open again (paid another way, or a new attempt);
     a held booking that stays unpaid lapses as usual. Publishes payment_failed when billing
     relied on that authorization."""
-    if inv.payment_id != payment_id:
-        return Outcome(inv)
+    holding = inv.authorized or inv.pending_action in (CAPTURE, RELEASE)
+    if inv.payment_id != payment_id or not (holding or inv.status == AUTHORIZED):
+        return Outcome(inv)  # another payment, or told twice
     relied = inv.status == AUTHORIZED
     changes: dict[str, Any] = {"authorized": 0}
     if inv.pending_action in (CAPTURE, RELEASE):

@@ -563,9 +563,11 @@ class Billing:
                 return True
             return False
 
-        applied, _ = await consume_once(self.store, WEBHOOK_CONSUMER, event.id, effect)
+        applied, changed = await consume_once(self.store, WEBHOOK_CONSUMER, event.id, effect)
         self.outbox.wake()
-        return applied
+        # Applied: a new event that changed something (a replay, or news billing already had,
+        # changes nothing).
+        return applied and bool(changed)
 
     async def _refund_update(
         self, session: Session, inv: domain.Invoice, obj: dict[str, Any], now: datetime
