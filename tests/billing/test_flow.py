@@ -187,6 +187,33 @@ async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, 
     outbox = app.store.db["outbox"]
     assert await outbox.count_documents({"subject": "rapport.billing.payout_ready"}) == 1
 
+    # The payout: from the clinic's Connect account (where its destination charges went) to
+    # its bank, once, with a key derived from the statement; posted payable -> cash.
+    assert await next_month.run_payouts_once() == 1
+    assert await next_month.run_payouts_once() == 0
+    payout_id = f"{therapist.user_id}:{period}"
+    (sent,) = [
+        q
+        for q in stripe.requests
+        if q.path == "/v1/payouts" and q.params["metadata"] == {"payout_id": payout_id}
+    ]
+    assert sent.stripe_account == "acct_clinicdouble"
+    assert sent.idempotency_key == f"payout:{payout_id}"
+    assert (sent.params["amount"], sent.params["currency"]) == ("7200", "usd")
+    r = await http.get(
+        f"/v1/therapists/{therapist.user_id}/payouts",
+        headers=therapist.h,
+        params={"period": period},
+    )
+    s = r.json()
+    assert s["payout_status"] == "in_transit" and s["payout_reference"].startswith("po_")
+    assert s["payout_reference"] in stripe.payouts
+    assert s["reconciled"] is True and s["ledger_net"]["amount_minor"] == 7200
+    ledger = await clinic.ledger()
+    assert ledger["balanced"] is True and ledger["entries_checked"] == 4
+    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == 0
+    assert balance(ledger, "payment_clearing:stripe") == 9000 - 7200
+
 
 async def test_a_lapsed_hold_voids_its_authorization(clinic, stack, http):
     stripe = stack.stripe
