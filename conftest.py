@@ -109,7 +109,12 @@ from rapport_platform.app import ServiceApp  # noqa: E402
 from rapport_scheduling.__main__ import create as create_scheduling  # noqa: E402
 from rapport_scheduling.settings import SchedulingSettings  # noqa: E402
 
-from tests.billing.stripe_double import API_KEY, WEBHOOK_SECRET, StripeDouble  # noqa: E402
+from tests.billing.stripe_double import (  # noqa: E402
+    API_KEY,
+    CONNECT_WEBHOOK_SECRET,
+    WEBHOOK_SECRET,
+    StripeDouble,
+)
 from tests.identity import operators  # noqa: E402
 
 
@@ -157,6 +162,7 @@ def billing_settings(deps: Deps, identity_addr: str, **overrides: object) -> Bil
         "provider": "stripe",
         "stripe_api_key": API_KEY,
         "stripe_webhook_secret": WEBHOOK_SECRET,
+        "stripe_connect_webhook_secret": CONNECT_WEBHOOK_SECRET,
         "stripe_connect_account": "acct_clinicdouble",
         "platform_fee_bps": 500,
         "worker_poll_seconds": 0.2,

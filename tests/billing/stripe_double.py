@@ -28,6 +28,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 WEBHOOK_SECRET = "whsec_test_double"
+# The Connect endpoint's own secret (connected accounts' events, such as payouts).
+CONNECT_WEBHOOK_SECRET = "whsec_test_double_connect"
 API_KEY = "sk_test_double"
 
 
@@ -231,6 +233,8 @@ class StripeDouble:
     def event(self, kind: str, pid: str, event_id: str | None = None) -> bytes:
         if pid.startswith("re_"):
             obj = dict(self.refunds[pid])
+        elif pid.startswith("po_"):
+            obj = dict(self.payouts[pid])
         else:
             obj = dict(self.intents[pid])
         return json.dumps(

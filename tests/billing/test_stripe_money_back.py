@@ -1,15 +1,20 @@
 """Money going back and onward through Stripe, driven through the gateway with the Stripe HTTP
 double: a refund is requested from Stripe and posted only when Stripe confirms it (a failed one
 is returned by hand and recorded by an admin); a cancelled PaymentIntent reopens its invoice; a
-clinic links its own Connect account and its charges go there."""
+clinic links its own Connect account and its charges go there; a payout that fails at the bank
+is owed again."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from rapport.events.v1 import billing_pb2
+from rapport_billing.service import Billing
+from rapport_platform.auth import Principal
 
-from tests.billing.helpers import balance, billing_events, eventually
+from tests.billing.helpers import balance, billing_events, eventually, session_ended
+from tests.billing.stripe_double import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
 
 WEBHOOK = "/v1/billing/stripe/webhook"
 
@@ -25,12 +30,15 @@ async def _events(bus, name: str, cls, invoice_id: str) -> list:
     return found
 
 
-async def _hook(http, stripe, kind: str, obj_id: str) -> dict:
+async def _hook(http, stripe, kind: str, obj_id: str, secret: str = WEBHOOK_SECRET) -> dict:
     payload = stripe.event(kind, obj_id)
     r = await http.post(
         WEBHOOK,
         content=payload,
-        headers={"Stripe-Signature": stripe.sign(payload), "content-type": "application/json"},
+        headers={
+            "Stripe-Signature": stripe.sign(payload, secret),
+            "content-type": "application/json",
+        },
     )
     assert r.status_code == 200, r.text
     return {"applied": r.json()["applied"], "payload": payload}
@@ -222,6 +230,50 @@ async def test_a_clinic_links_its_own_connect_account_and_its_charges_go_there(c
     assert r.status_code == 201, r.text
     sent = [q for q in stripe.requests if q.path == "/v1/payment_intents"][-1]
     assert sent.params["transfer_data"] == {"destination": "acct_clinicdouble"}
+
+
+async def test_a_payout_that_fails_at_the_bank_is_owed_again(clinic, stack, relay_bus, http):
+    stripe = stack.stripe
+    therapist = await clinic.therapist()
+    client = await clinic.client()
+    aid = (await clinic.booked(client, therapist))["appointment_id"]
+    await clinic.wait_invoice(client, aid)
+    await session_ended(relay_bus, aid)
+    inv = await clinic.wait_invoice(client, aid, lambda i: i["earned"])
+    period = next(h["at"] for h in inv["history"] if h["status"] == "earned")[:7]
+    # The month is over (billing's use cases with a later clock) and its statement reconciles.
+    app = stack.billing
+    later = Billing(
+        app.store,
+        app.outbox,
+        app.billing.provider,
+        app.settings,
+        identity=None,
+        clock=lambda: app.billing.clock() + timedelta(days=40),
+    )
+    me = Principal(therapist.user_id, "therapist", clinic.admin.clinic_id, False, therapist.access)
+    assert (await later.payout_statement(me, therapist.user_id, period)).reconciled
+    assert await later.run_payouts_once() == 1
+    url = f"/v1/therapists/{therapist.user_id}/payouts"
+    s = (await http.get(url, headers=therapist.h, params={"period": period})).json()
+    assert s["payout_status"] == "in_transit"
+    ledger = await clinic.ledger()
+    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == 0
+
+    stripe.payouts[s["payout_reference"]]["status"] = "failed"
+    # From the Connect endpoint, signed with its own secret.
+    hook = await _hook(http, stripe, "payout.failed", s["payout_reference"], CONNECT_WEBHOOK_SECRET)
+    assert hook["applied"] is True
+    signed = stripe.sign(hook["payload"], CONNECT_WEBHOOK_SECRET)
+    r = await http.post(WEBHOOK, content=hook["payload"], headers={"Stripe-Signature": signed})
+    assert r.json()["applied"] is False  # replayed
+    s = (await http.get(url, headers=therapist.h, params={"period": period})).json()
+    assert s["payout_status"] == "failed"
+    assert s["reconciled"] is True and s["ledger_net"]["amount_minor"] == s["net"]["amount_minor"]
+    ledger = await clinic.ledger()
+    assert ledger["balanced"]
+    # Reversed by a new entry: the therapist is owed the net again.
+    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == -s["net"]["amount_minor"]
 
 
 def _async(fn):

@@ -121,7 +121,12 @@ class StripeProvider:
             http_client=stripe.HTTPXClient(timeout=settings.provider_timeout_seconds),
             max_network_retries=0,  # billing retries with its own backoff, with the same key
         )
-        self.webhook_secret = settings.stripe_webhook_secret.get_secret_value()
+        # The platform's endpoint, and the Connect endpoint (connected accounts' events).
+        self.webhook_secrets = [
+            s.get_secret_value()
+            for s in (settings.stripe_webhook_secret, settings.stripe_connect_webhook_secret)
+            if s.get_secret_value()
+        ]
         self.descriptor = settings.statement_descriptor
 
     async def authorize(
@@ -208,7 +213,12 @@ class StripeProvider:
 
     def verify(self, payload: bytes, signature: str) -> stripe.Event:
         """The library's signature check (HMAC over timestamp.payload, with a replay tolerance)."""
-        return self.client.construct_event(payload, signature, self.webhook_secret)
+        for secret in self.webhook_secrets[:-1]:
+            try:
+                return self.client.construct_event(payload, signature, secret)
+            except stripe.SignatureVerificationError:
+                continue
+        return self.client.construct_event(payload, signature, self.webhook_secrets[-1])
 
     @staticmethod
     async def _call(awaitable: Any) -> Any:

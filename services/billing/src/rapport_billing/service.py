@@ -510,6 +510,8 @@ class Billing:
         now = self.clock()
 
         async def effect(session: Session) -> bool:
+            if event.type in ("payout.paid", "payout.failed"):
+                return await self._payout_update(session, event.type, obj, now)
             inv = None
             invoice_id = (obj.get("metadata") or {}).get("invoice_id", "")
             if invoice_id:
@@ -568,6 +570,43 @@ class Billing:
         # Applied: a new event that changed something (a replay, or news billing already had,
         # changes nothing).
         return applied and bool(changed)
+
+    async def _payout_update(
+        self, session: Session, kind: str, obj: dict[str, Any], now: datetime
+    ) -> bool:
+        """A connected account's payout arrived or failed at the bank. Failed: the payout entry
+        is reversed, so the therapist is owed the money again (a person takes it from there)."""
+        pid = str((obj.get("metadata") or {}).get("payout_id", ""))
+        ref = str(obj.get("id", ""))
+        doc = await self.repo.payouts.find_one({"_id": pid}, session=session) if pid else None
+        if doc is None or doc.get("reference") != ref or doc.get("status") in ("paid", "failed"):
+            return False
+        status = "paid" if kind == "payout.paid" else "failed"
+        await self.repo.payouts.update_one(
+            {"_id": pid}, {"$set": {"status": status, f"{status}_at": now}}, session=session
+        )
+        if status == "failed":
+            entry = domain.payout_entry(
+                pid,
+                str(doc["therapist_id"]),
+                str(doc["clinic_id"]),
+                int(doc["net"]),
+                str(doc["currency"]),
+                self.provider.name,
+                now,
+            )
+            # The reversing entry: the same postings, negated (postings are never changed).
+            reversal = domain.journal(
+                f"{entry.entry_id}:reversed",
+                domain.PAYOUT,
+                "",
+                entry.clinic_id,
+                now,
+                [(p.account, -p.amount_minor, p.currency) for p in entry.postings],
+            )
+            await self.repo.append(session, [reversal])
+            log.warning("payout %s failed at the bank", pid)
+        return True
 
     async def _refund_update(
         self, session: Session, inv: domain.Invoice, obj: dict[str, Any], now: datetime

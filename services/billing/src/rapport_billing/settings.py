@@ -15,6 +15,10 @@ class BillingSettings(GrpcServiceSettings, VaultSettings):
     )
     stripe_api_key: SecretStr = Field(SecretStr(""), description="secret key (sk_...)")
     stripe_webhook_secret: SecretStr = Field(SecretStr(""), description="signing secret (whsec_)")
+    stripe_connect_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="signing secret of the Connect endpoint (connected accounts' payouts)",
+    )
     stripe_api_base: str = Field("", description="override the Stripe API base (tests only)")
     stripe_connect_account: str = Field(
         "",

@@ -174,9 +174,16 @@ class BillingStore:
     async def credited(self, account: str, currency: str, start: datetime, end: datetime) -> int:
         """What the ledger credited `account` between start and end (a positive number)."""
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"postings.account": account, "at": {"$gte": start, "$lt": end}}},
+            # Earned sessions only: a payout (a debit) or its reversal after a failure, in a later
+            # month, must not change how a closed month reconciles.
+            {
+                "$match": {
+                    "postings.account": account,
+                    "kind": domain.EARN,
+                    "at": {"$gte": start, "$lt": end},
+                }
+            },
             {"$unwind": "$postings"},
-            # Credits only: a payout (a debit, in a later month) must not change a closed month.
             {
                 "$match": {
                     "postings.account": account,
