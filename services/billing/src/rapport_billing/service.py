@@ -60,6 +60,7 @@ _entries = meter("rapport.billing").create_counter(
 
 SUBJECT = "rapport.billing.{}"
 WEBHOOK_CONSUMER = "billing-stripe-webhook"
+PAYOUT_POLL_SECONDS = 60.0
 
 
 class UnknownAppointment(Exception):
@@ -849,10 +850,15 @@ class Billing:
         await self.store.transaction(tx)
 
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        payouts_due = loop.time()
         while not stop.is_set():
             try:
                 await self.run_actions_once()
-                await self.run_payouts_once()
+                # Payouts come once a month: no need to ask the database at every round.
+                if loop.time() >= payouts_due:
+                    payouts_due = loop.time() + PAYOUT_POLL_SECONDS
+                    await self.run_payouts_once()
             except Exception as exc:  # Mongo down: next round
                 log.warning("billing worker round failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
