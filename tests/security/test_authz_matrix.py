@@ -392,6 +392,18 @@ EXPECTATIONS: dict[str, Rule] = {
     "POST /v1/invoices/{invoice_id}/payments": Rule(
         roles("admin"), json=lambda w: {"amount_minor": 100, "currency": "USD", "method": "cash"}
     ),
+    # Money returned by hand: 409 while nothing is owed back, past every authorization check.
+    "POST /v1/invoices/{invoice_id}/refunds": Rule(
+        roles("admin"),
+        json=lambda w: {"amount_minor": 100, "currency": "USD", "method": "cash"},
+        ok=frozenset({201, 409}),
+    ),
+    # Stripe is asked whether it knows the account (409 when it does not, as in the matrix).
+    "PUT /v1/clinics/{clinic_id}/stripe-account": Rule(
+        roles("admin"),
+        json=lambda w: {"account_id": "acct_1Matrix000000000"},
+        ok=frozenset({200, 409}),
+    ),
     "GET /v1/clinics/{clinic_id}/billing": Rule(roles("admin")),
     "PUT /v1/clinics/{clinic_id}/billing": Rule(roles("admin"), json=lambda w: {}),
     "GET /v1/clinics/{clinic_id}/ledger/check": Rule(roles("admin")),

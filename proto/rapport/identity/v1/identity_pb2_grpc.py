@@ -71,6 +71,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.FromString,
                 _registered_method=True)
+        self.SetClinicPaymentFirst = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/SetClinicPaymentFirst',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstResponse.FromString,
+                _registered_method=True)
         self.GetTherapistProfile = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/GetTherapistProfile',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
@@ -216,6 +221,13 @@ class IdentityServiceServicer:
     def GetClinic(self, request, context):
         """A clinic's terms. Any authenticated caller sees what a client needs (name, cancellation policy,
         booking limits); commission and vetting status only its admin and platform operators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetClinicPaymentFirst(self, request, context):
+        """The clinic's admin sets whether its clients pay before a booking is confirmed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -393,6 +405,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetClinic,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.SerializeToString,
+            ),
+            'SetClinicPaymentFirst': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetClinicPaymentFirst,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstResponse.SerializeToString,
             ),
             'GetTherapistProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTherapistProfile,
@@ -676,6 +693,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/GetClinic',
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetClinicPaymentFirst(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/SetClinicPaymentFirst',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -103,6 +103,7 @@ def clinic_to_pb(c: domain.Clinic, *, full: bool, limits: domain.BookingLimits) 
             per_therapist=limits.per_therapist, per_client=limits.per_client
         ),
         full_view=full,
+        payment_first=c.payment_first,
     )
     if full:
         out.commission_bps = c.commission_bps
@@ -187,10 +188,12 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         service_token_key: str = "",
         scheduling_token_key: str = "",
+        billing_token_key: str = "",
     ) -> None:
         self.store = store
         self.service_token_key = service_token_key
         self.scheduling_token_key = scheduling_token_key
+        self.billing_token_key = billing_token_key
         self.passwords = passwords
         self.outbox = outbox
         self.users = Users(store)
@@ -695,6 +698,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     async def GetClinic(
         self, request: pb.GetClinicRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetClinicResponse:
+        # Billing, splitting a session's price, needs the clinic's current commission (a
+        # service token bound to this clinic): the full view, with no account behind it.
+        if request.clinic_id and service_auth.asserted(
+            context.invocation_metadata(),
+            self.billing_token_key,
+            issuer=service_auth.BILLING,
+            audience=service_auth.IDENTITY,
+            claims={"clinic_id": request.clinic_id},
+        ):
+            found = await self.clinics.by_id(request.clinic_id)
+            if found is None:
+                raise NotFound("no such clinic")
+            return pb.GetClinicResponse(clinic=self._clinic_pb(found, full=True))
         principal = await self._principal(context)
         clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
         if clinic is None:
@@ -757,6 +773,18 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         reply.profile.CopyFrom(profile_to_pb(profile, clinic.currency))
         reply.clinic.CopyFrom(self._clinic_pb(clinic, full=full))
         return reply
+
+    async def SetClinicPaymentFirst(
+        self, request: pb.SetClinicPaymentFirstRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetClinicPaymentFirstResponse:
+        principal = await self._principal(context)
+        principal.require_role(CLINIC_ADMIN).require_clinic(request.clinic_id)
+        if await self.clinics.by_id(request.clinic_id) is None:
+            raise NotFound("no such clinic")
+        await self.clinics.set_payment_first(request.clinic_id, request.payment_first)
+        clinic = await self.clinics.by_id(request.clinic_id)
+        assert clinic is not None
+        return pb.SetClinicPaymentFirstResponse(clinic=self._clinic_pb(clinic, full=True))
 
     def _clinic_pb(self, clinic: domain.Clinic, *, full: bool) -> pb.Clinic:
         return clinic_to_pb(

@@ -252,6 +252,8 @@ class Clinic:
     # 0: the platform's default (identity's settings), also for records from before the limits.
     max_active_per_therapist: int = 0
     max_active_per_client: int = 0
+    # Clients pay before a booking is confirmed (they book with a hold); scheduling enforces it.
+    payment_first: bool = False
 
     @property
     def approved(self) -> bool:

@@ -273,6 +273,9 @@ class Clinics:
         d = await self._col.find_one({"_id": clinic_id}, session=session)
         return _to_clinic(d) if d else None
 
+    async def set_payment_first(self, clinic_id: str, payment_first: bool) -> None:
+        await self._col.update_one({"_id": clinic_id}, {"$set": {"payment_first": payment_first}})
+
     async def approve(self, clinic: Clinic) -> bool:
         """Conditional on the clinic not approved yet (a record from before vetting existed has no
         status): of two approvals at once, one writes."""

@@ -450,7 +450,9 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         domain.check_modality(
             modality, [IDENTITY_MODALITY[m] for m in profile.modalities if m in IDENTITY_MODALITY]
         )
-        policy, limits = self._terms(profile, st, ctx.clinic if ctx.HasField("clinic") else None)
+        policy, limits = self._terms(
+            profile, st, ctx.clinic if ctx.HasField("clinic") else None, hold=request.hold
+        )
         if not eligible.eligible:
             raise PermissionDenied(
                 eligible.explanation or "this therapist cannot see clients where you live",
@@ -546,9 +548,15 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
         )
 
     def _terms(
-        self, profile: idpb.TherapistProfile, st: domain.SessionType, clinic: idpb.Clinic | None
+        self,
+        profile: idpb.TherapistProfile,
+        st: domain.SessionType,
+        clinic: idpb.Clinic | None,
+        *,
+        hold: bool = True,
     ) -> tuple[domain.CancellationPolicy, domain.BookingLimits]:
-        """The clinic's cancellation policy and booking limits (identity owns clinic terms)."""
+        """The clinic's cancellation policy and booking limits (identity owns clinic terms).
+        A payment-first clinic takes only held bookings: the client pays, then it is confirmed."""
         overall = self.settings.max_active_bookings
         if not profile.clinic_id or clinic is None:
             policy = domain.CancellationPolicy(
@@ -557,6 +565,10 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
                 currency=st.currency,
             )
             return policy, domain.BookingLimits(overall, overall, overall)
+        if clinic.payment_first and not hold:
+            raise FailedPrecondition(
+                "this clinic takes payment first: book with hold true, then pay", field="hold"
+            )
         p = clinic.cancellation_policy
         policy = domain.CancellationPolicy(
             window_hours=p.window_hours,
