@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 
 from tests.billing.helpers import balance, session_ended
 from tests.scheduling.helpers import on_grid
+from tests.waiting import eventually
 
 
 async def test_a_payment_first_clinic_refuses_an_unheld_booking(clinic, http):
@@ -81,9 +82,22 @@ async def test_the_diagnosis_code_is_sealed_by_vault_and_never_logged(
     for a in (aid, other):
         await session_ended(relay_bus, a)
         await clinic.wait_invoice(client, a, lambda i: i["earned"])
-    r = await http.put(
-        f"/v1/appointments/{aid}/diagnosis", headers=therapist.h, json={"diagnosis_code": code}
-    )
+
+    async def diagnose(appointment_id: str, diagnosis: str):
+        """Earned may come first from scheduling's completion; the superbill needs the relay's
+        measures too (another stream, no order between them): 409 until billing has them."""
+
+        async def once():
+            r = await http.put(
+                f"/v1/appointments/{appointment_id}/diagnosis",
+                headers=therapist.h,
+                json={"diagnosis_code": diagnosis},
+            )
+            return None if r.status_code == 409 else r
+
+        return await eventually(once, what="billing has the relay's measures")
+
+    r = await diagnose(aid, code)
     assert r.status_code == 200 and r.json()["diagnosis_code"] == code, r.text
     r = await http.get(f"/v1/appointments/{aid}/superbill", headers=client.h)
     assert r.status_code == 200 and r.json()["diagnosis_code"] == code
@@ -97,9 +111,7 @@ async def test_the_diagnosis_code_is_sealed_by_vault_and_never_logged(
             assert code not in str(d), name
     # The key is derived per appointment: the ciphertext moved to another appointment opens
     # nothing (and says nothing).
-    r = await http.put(
-        f"/v1/appointments/{other}/diagnosis", headers=therapist.h, json={"diagnosis_code": "Z63.0"}
-    )
+    r = await diagnose(other, "Z63.0")
     assert r.status_code == 200, r.text
     await billing_db["superbills"].update_one(
         {"_id": other}, {"$set": {"diagnosis_sealed": doc["diagnosis_sealed"]}}

@@ -277,6 +277,7 @@ def _secrets(deps: Any, r: Any) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {
         ("rapport-service-token", "service-token-key"): secrets.token_hex(32),
         ("rapport-service-token", "scheduling-token-key"): secrets.token_hex(32),
+        ("rapport-service-token", "billing-token-key"): secrets.token_hex(32),
         ("rapport-session-relay", "token-secret"): secrets.token_urlsafe(32),
         ("rapport-session-relay", "turn-secret"): secrets.token_urlsafe(32),
     }

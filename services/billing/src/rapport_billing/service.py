@@ -1036,6 +1036,8 @@ class Billing:
         who.require_role(THERAPIST)
         code = domain.check_icd10(code)
         inv = await self._visible(who, appointment_id)
+        if inv.connected_seconds is None:  # before writing: a refused call changes nothing
+            raise FailedPrecondition("the session has not taken place yet")
         licenses: list[dict[str, str]] = []
         if self.identity is not None:
             licenses = [
