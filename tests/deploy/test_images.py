@@ -284,6 +284,7 @@ def _secrets(deps: Any, r: Any) -> dict[tuple[str, str], str]:
     keys = r.values["vault"]["token"].get("keys") or {
         "identity": "identity-token",
         "notes-vault": "notes-vault-token",
+        "billing": "billing-token",
     }
     for s, key in keys.items():
         out[("vault-tokens", key)] = deps.vault_tokens[s]
