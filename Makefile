@@ -8,7 +8,7 @@ export PATH := $(dir $(UV)):$(PATH)
 PROTOS = $(shell find proto/rapport -name '*.proto' | sort)
 PYTEST_ARGS ?=
 
-.PHONY: help up test lint proto bench clean sync demo
+.PHONY: help up test lint proto bench clean sync demo images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ demo: sync ## with `make up` running: seed a clinic, therapist, client, a sessio
 
 test: sync ## run every test against real nats-server, OpenBao and SecantusDB
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+images: sync ## build the six service images with podman, no Docker daemon (TAG=, PYTHON_IMAGE=)
+	$(UV) run --frozen python -m rapport_local.images
 
 bench: sync ## print throughput and latency figures with a same-run baseline
 	$(UV) run --frozen python -m tests.bench

@@ -27,6 +27,10 @@ os.environ["RAPPORT_IDENTITY_SERVICE_TOKEN_KEY"] = SERVICE_TOKEN_KEY
 SCHEDULING_TOKEN_KEY = secrets.token_hex(32)
 os.environ["RAPPORT_SCHEDULING_SERVICE_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
 os.environ["RAPPORT_IDENTITY_SCHEDULING_TOKEN_KEY"] = SCHEDULING_TOKEN_KEY
+# Billing's own key: it asks identity for a clinic's current commission.
+BILLING_TOKEN_KEY = secrets.token_hex(32)
+os.environ["RAPPORT_BILLING_SERVICE_TOKEN_KEY"] = BILLING_TOKEN_KEY
+os.environ["RAPPORT_IDENTITY_BILLING_TOKEN_KEY"] = BILLING_TOKEN_KEY
 
 
 @dataclass
@@ -105,7 +109,12 @@ from rapport_platform.app import ServiceApp  # noqa: E402
 from rapport_scheduling.__main__ import create as create_scheduling  # noqa: E402
 from rapport_scheduling.settings import SchedulingSettings  # noqa: E402
 
-from tests.billing.stripe_double import API_KEY, WEBHOOK_SECRET, StripeDouble  # noqa: E402
+from tests.billing.stripe_double import (  # noqa: E402
+    API_KEY,
+    CONNECT_WEBHOOK_SECRET,
+    WEBHOOK_SECRET,
+    StripeDouble,
+)
 from tests.identity import operators  # noqa: E402
 
 
@@ -147,10 +156,13 @@ def billing_settings(deps: Deps, identity_addr: str, **overrides: object) -> Bil
         "mongo_db": unique_db("billing"),
         "nats_url": deps.nats_url_for("billing"),
         "identity_addr": identity_addr,
+        "vault_addr": deps.vault_addr,
+        "vault_token": deps.vault_tokens["billing"],
         "drain_seconds": 0.5,
         "provider": "stripe",
         "stripe_api_key": API_KEY,
         "stripe_webhook_secret": WEBHOOK_SECRET,
+        "stripe_connect_webhook_secret": CONNECT_WEBHOOK_SECRET,
         "stripe_connect_account": "acct_clinicdouble",
         "platform_fee_bps": 500,
         "worker_poll_seconds": 0.2,

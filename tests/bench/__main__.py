@@ -1,16 +1,21 @@
-"""`make bench`: booking throughput and latency through the gateway, next to the raw store's own
-insert rate measured in the same run (their ratio is what the services add); and a burst of
-concurrent sign-ups, next to one bare password hash measured in the same run.
+"""`make bench`: what each operation costs next to the bare work it cannot avoid, measured in the
+same run on the same machine, written to bench/results.md (and printed).
 
-Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports,
-identity as its own process (so its memory is its own) and scheduling + gateway in this
-process; signs up a burst of clients, sets up a clinic, a therapist and clients through the
-public API, then books. Bounded in count and time; prints figures and never fails on speed.
-Options: --bookings N (200), --concurrency C (8), --inserts N (1000), --max-seconds S (60),
---sign-ups N (20), --notes N (200),
---rooms 1,100,500 and --chat-messages 20 (relayed chat, tests/bench/relay.py); notes write/read
-next to bare transit (tests/bench/notes.py); --entries N (300): billing's ledger
-(tests/bench/ledger.py).
+Starts the real dependencies (nats-server, OpenBao dev, SecantusDB) on free loopback ports and
+every service as its own process, configured by environment as in production (identity,
+scheduling, notes-vault, billing, gateway; two session relays for the chat figures). Then:
+- cold start to SERVING and idle memory of each service, beside a bare import of its code;
+- a burst of sign-ups, beside one bare password hash;
+- booking through the gateway at concurrency 1, 8 and 32, beside the same documents written by
+  one bare PyMongo transaction (tests/bench/booking.py);
+- note write and read, beside bare transit datakey + AES-GCM + insert (tests/bench/notes.py);
+- relayed chat at 1, 100 and 500 rooms, one relay and two, beside a raw NATS round trip
+  (tests/bench/relay.py);
+- billing's ledger entries, beside bare transactions of the same postings (tests/bench/ledger.py);
+- every service's peak memory after all that.
+Every loop is bounded in count and in time (--max-seconds per phase); nothing fails on speed.
+--profile DIR records py-spy flame graphs of identity, scheduling and the gateway while they
+book at the highest concurrency (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,49 +24,30 @@ import argparse
 import asyncio
 import logging
 import os
-import resource
+import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
 
-from tests.bench.ledger import ledger_bench
+from tests.bench import booking
+from tests.bench.services import CpuMeter, ServiceProc, rss_mib
+from tests.bench.services import start as start_service_process
 from tests.identity import operators
-from tests.scheduling.helpers import Practice, on_grid
 
-
-@dataclass
-class Figures:
-    bookings: int = 0
-    conflicts: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    inserts: int = 0
-    insert_seconds: float = 0.0
-
-    @property
-    def bookings_per_second(self) -> float:
-        return self.bookings / self.seconds if self.seconds else 0.0
-
-    @property
-    def inserts_per_second(self) -> float:
-        return self.inserts / self.insert_seconds if self.insert_seconds else 0.0
-
-    def percentile(self, p: float) -> float:
-        if not self.latencies:
-            return 0.0
-        if len(self.latencies) == 1:
-            return self.latencies[0]
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(p) - 1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -76,8 +62,8 @@ class SignUps:
     latencies: list[float] = field(default_factory=list)
     bare_hash_seconds: float = 0.0  # one argon2id hash alone, in this process, same run
 
-    def percentile(self, p: float) -> float:
-        return Figures(latencies=self.latencies).percentile(p)
+    def percentile(self, p: int) -> float:
+        return booking.Run("", 0, latencies=self.latencies).percentile(p)
 
 
 def bare_hash_seconds(samples: int = 5) -> float:
@@ -120,147 +106,177 @@ async def sign_up_burst(http: httpx.AsyncClient, *, count: int) -> SignUps:
     return result
 
 
-async def book_all(
-    http: httpx.AsyncClient,
-    practice: Practice,
-    *,
-    bookings: int,
-    concurrency: int,
-    max_seconds: float,
-) -> Figures:
-    """Book `bookings` distinct hour slots of one therapist from `concurrency` clients at once."""
-    therapist = await practice.therapist(
-        availability=practice.availability(horizon_days=60, slot_step_minutes=60)
+def report_sign_ups(s: SignUps) -> list[str]:
+    ms = 1000
+    serial = s.bare_hash_seconds * s.attempted
+    return [
+        f"{s.attempted} sign-ups at once: {s.created} created, {s.throttled} answered 429 "
+        f"(Retry-After), {s.server_errors} 5xx, in {s.seconds:.2f} s.",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        f"| sign-up p50 / p99 / max | {s.percentile(50) * ms:.0f} / {s.percentile(99) * ms:.0f}"
+        f" / {max(s.latencies, default=0) * ms:.0f} ms |",
+        f"| one bare argon2id hash (this process, no queue) | {s.bare_hash_seconds * ms:.1f} ms |",
+        f"| the burst's hashes back to back | {serial:.2f} s |",
+        f"| ratio burst wall time / hashes back to back | "
+        f"{s.seconds / serial if serial else float('nan'):.2f} |",
+    ]
+
+
+def import_floor(module: str) -> tuple[float, float]:
+    """A bare interpreter importing the service's code and nothing more: seconds, peak MiB."""
+    code = (
+        f"import time; t = time.perf_counter(); import {module}.__main__; "
+        "d = time.perf_counter() - t; "
+        "print(d, [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
-    clients = await asyncio.gather(*(practice.client() for _ in range(concurrency)))
-    first = on_grid(datetime.now(UTC) + timedelta(hours=2))
-    starts = iter([first + timedelta(hours=i) for i in range(bookings)])
-    figures = Figures()
-    deadline = time.monotonic() + max_seconds
-
-    async def worker(client) -> None:
-        for start in starts:
-            if time.monotonic() > deadline:
-                return
-            t0 = time.perf_counter()
-            r = await practice.book(client, therapist, start)
-            elapsed = time.perf_counter() - t0
-            if r.status_code == 201:
-                figures.bookings += 1
-                figures.latencies.append(elapsed)
-            elif r.status_code == 409:
-                figures.conflicts += 1
-            else:
-                figures.errors += 1
-
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in clients))
-    figures.seconds = time.perf_counter() - t0
-    return figures
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    return time.perf_counter() - t0, int(out[1]) / 1024
 
 
-async def raw_inserts(
-    mongo_uri: str, *, inserts: int, concurrency: int, max_seconds: float, figures: Figures
-) -> None:
-    """Plain insert_one of appointment-sized documents, same server, same concurrency."""
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
-    col = client[f"bench_raw_{uuid.uuid4().hex[:8]}"]["inserts"]
-    remaining = iter(range(inserts))
-    deadline = time.monotonic() + max_seconds
-    now = datetime.now(UTC)
-
-    async def worker() -> None:
-        for i in remaining:
-            if time.monotonic() > deadline:
-                return
-            await col.insert_one(
-                {
-                    "_id": str(uuid.uuid4()),
-                    "therapist_id": "t",
-                    "client_id": "c",
-                    "start": now + timedelta(hours=i),
-                    "end": now + timedelta(hours=i, minutes=50),
-                    "status": "confirmed",
-                    "price_minor": 9000,
-                    "currency": "USD",
-                }
-            )
-            figures.inserts += 1
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    figures.insert_seconds = time.perf_counter() - t0
-    await client.drop_database(col.database.name)
-    await client.close()
-
-
-def rss_mib(pid: int | str = "self", field: str = "VmHWM") -> float:
-    """Resident memory from /proc (Linux): VmHWM is the peak, VmRSS the current."""
+def machine() -> list[str]:
+    cpu = "unknown CPU"
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    if pid == "self":  # not Linux: getrusage knows this process's peak
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return float("nan")
-
-
-def report_sign_ups(s: SignUps, identity_peak_mib: float) -> str:
-    ms = 1000
-    return "\n".join(
-        [
-            "",
-            "Rapport bench: a burst of concurrent sign-ups through the gateway (same run)",
-            f"  sign-ups            {s.attempted} at once: {s.created} created, {s.throttled} "
-            f"429 (Retry-After), {s.server_errors} 5xx, in {s.seconds:.2f} s",
-            f"  sign-up latency     p50 {s.percentile(50) * ms:.1f} ms   "
-            f"p99 {s.percentile(99) * ms:.1f} ms   max {max(s.latencies, default=0) * ms:.1f} ms",
-            f"  one bare hash       {s.bare_hash_seconds * ms:.1f} ms (argon2id alone, this "
-            "process, no queue)",
-            f"  identity peak RSS   {identity_peak_mib:.0f} MiB (its own process)",
-        ]
-    )
-
-
-def report(f: Figures, args: argparse.Namespace, rss: dict[str, float]) -> str:
-    ms = 1000
-    lines = [
-        "",
-        "Rapport bench: booking through the gateway vs the raw store (same run, loopback)",
-        f"  bookings            {f.bookings} booked, {f.conflicts} conflicts, {f.errors} errors "
-        f"in {f.seconds:.2f} s at concurrency {args.concurrency}",
-        f"  booking throughput  {f.bookings_per_second:.1f} bookings/s",
-        f"  booking latency     p50 {f.percentile(50) * ms:.1f} ms   "
-        f"p99 {f.percentile(99) * ms:.1f} ms   max {max(f.latencies, default=0) * ms:.1f} ms",
-        f"  raw store inserts   {f.inserts} insert_one in {f.insert_seconds:.2f} s = "
-        f"{f.inserts_per_second:.1f} inserts/s",
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    mem = "?"
+    try:
+        mem = f"{int(Path('/proc/meminfo').read_text().split()[1]) / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return [
+        f"- when: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; commit {commit or '?'}"
+        f"{' (with local changes)' if dirty else ''}",
+        f"- machine: {os.cpu_count()} CPUs ({cpu}), {mem} RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}",
+        f"- load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        "(the machine may be shared: compare ratios within one run, not figures across runs)",
+        "- everything on loopback: SecantusDB (in memory), nats-server, OpenBao dev, each service "
+        "its own process",
     ]
-    if f.bookings_per_second:
-        lines.append(
-            f"  ratio               {f.inserts_per_second / f.bookings_per_second:.1f} raw inserts "
-            "per booking's time (what auth, identity calls, cell claims, reminders, the outbox "
-            "and HTTP+gRPC add)"
-        )
-    lines.append(
-        "  peak RSS            "
-        + ", ".join(f"{name} {value:.0f} MiB" for name, value in rss.items())
-    )
-    return "\n".join(lines)
 
 
-async def main(args: argparse.Namespace) -> int:
-    # The root conftest's launchers: the same real dependencies and in-process services as tests.
+class Results:
+    """bench/results.md, rewritten after every section so a cut-short run still leaves figures."""
+
+    def __init__(self, path: Path, argv: list[str]) -> None:
+        self.path = path
+        self.parts: list[str] = [
+            "# Rapport bench results",
+            "",
+            "Written by `make bench` (`python -m tests.bench"
+            + (" " + " ".join(argv) if argv else "")
+            + "`). Each figure sits beside a baseline measured in the same run: the bare work "
+            "the operation cannot avoid. Ratios compare within this run; how the bench works "
+            "and what the profiles changed: docs/performance.md.",
+            "",
+            *machine(),
+        ]
+        self.write()
+
+    def section(self, title: str, lines: list[str], note: str = "") -> None:
+        self.parts += ["", f"## {title}", ""]
+        if note:
+            self.parts += [note, ""]
+        self.parts += lines
+        self.write()
+        print("\n".join(["", f"## {title}", *lines]), flush=True)
+
+    def write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("\n".join(self.parts) + "\n")
+
+
+async def guarded(results: Results, title: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+    """One section: its failure is written down and the run goes on with the next."""
+    t0 = time.perf_counter()
+    print(f"... {title}", file=sys.stderr, flush=True)
+    try:
+        return await fn()
+    except Exception as exc:
+        traceback.print_exc()
+        results.section(title, [f"**Failed**: {type(exc).__name__}: {exc}"[:500]])
+        return None
+    finally:
+        print(f"    ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+
+class Profiler:
+    """py-spy flame graphs of running service processes (SVG), for one phase."""
+
+    def __init__(self, out_dir: Path | None, label: str, services: list[tuple[str, int]]) -> None:
+        self.out_dir, self.label, self.services = out_dir, label, services
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Profiler:
+        if self.out_dir is None:
+            return self
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        spy = Path(sys.executable).parent / "py-spy"
+        for name, pid in self.services:
+            out = self.out_dir / f"{name}-{self.label}.svg"
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        str(spy),
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--rate",
+                        "100",
+                        "--format",
+                        "flamegraph",
+                        "--output",
+                        str(out),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        time.sleep(1.0)  # py-spy attaches
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGINT)  # py-spy writes the flame graph on SIGINT
+        for p in self.procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+async def main(args: argparse.Namespace, argv: list[str]) -> int:
+    from rapport_billing.settings import BillingSettings
+    from rapport_gateway.settings import GatewaySettings
     from rapport_local import nats_auth, procs, vault_bootstrap
-    from rapport_notes_vault.__main__ import create as create_notes
-    from rapport_scheduling.__main__ import create as create_scheduling
 
     import conftest
+    from tests.bench.ledger import ledger_bench
     from tests.bench.notes import bare_transit, notes_report, notes_through_gateway
     from tests.notes_vault.conftest import notes_settings
+    from tests.scheduling.helpers import Practice
 
+    results = Results(Path(args.output), argv)
     base = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
+    profile_dir = Path(args.profile) if args.profile else None
     passwords = nats_auth.new_passwords(extra=(nats_auth.TEST_USER,))
     (base / "nats.conf").write_text(nats_auth.server_config(passwords))
     nats = procs.start_nats(
@@ -269,146 +285,294 @@ async def main(args: argparse.Namespace) -> int:
     mongo = procs.start_secantus(procs.free_port(), ":memory:", log_path=base / "mongo.log")
     root = f"root-{uuid.uuid4()}"
     vault = procs.start_bao_dev(procs.free_port(), root, log_path=base / "bao.log")
-    apps = []
-    identity: procs.Proc | None = None
+    services: list[ServiceProc] = []
     try:
         tokens = vault_bootstrap.bootstrap(vault.url, root)
         deps = conftest.Deps(
             nats=nats, mongo=mongo, vault=vault, vault_tokens=tokens, nats_passwords=passwords
         )
+        # --- every service as its own process; cold start and idle memory --------------------
         identity_settings = conftest.identity_settings(deps)
-        identity = start_identity_process(identity_settings, base / "identity.log")
+        identity = start_service_process(
+            "identity", "rapport_identity", "RAPPORT_IDENTITY_", identity_settings, base
+        )
+        services.append(identity)
         identity_addr = f"127.0.0.1:{identity_settings.grpc_port}"
         operators.serving(identity_addr, identity_settings)
-        scheduling = await conftest.start_service(
-            create_scheduling(conftest.scheduling_settings(deps, identity_addr))
+        scheduling_settings = conftest.scheduling_settings(deps, identity_addr)
+        services.append(
+            start_service_process(
+                "scheduling", "rapport_scheduling", "RAPPORT_SCHEDULING_", scheduling_settings, base
+            )
         )
-        apps.append(scheduling)
-        stack = conftest.Stack(deps, identity, identity_addr, None, scheduling)  # type: ignore[arg-type]
-        notes_app = await conftest.start_service(create_notes(notes_settings(stack)))
-        apps.append(notes_app)
-        settings = conftest.GatewaySettings(
+        stack = SimpleNamespace(deps=deps, identity_addr=identity_addr)
+        notes_cfg = notes_settings(stack)
+        services.append(
+            start_service_process(
+                "notes-vault", "rapport_notes_vault", "RAPPORT_NOTES_VAULT_", notes_cfg, base
+            )
+        )
+        billing_cfg = BillingSettings(
+            grpc_port=procs.free_port(),
+            mongo_uri=deps.mongo_uri,
+            mongo_db=conftest.unique_db("billing"),
+            nats_url=deps.nats_url_for("billing"),
+            identity_addr=identity_addr,
+            provider="manual",
+        )
+        services.append(
+            start_service_process(
+                "billing", "rapport_billing", "RAPPORT_BILLING_", billing_cfg, base
+            )
+        )
+        gateway_cfg = GatewaySettings(
             http_port=procs.free_port(),
             identity_addr=identity_addr,
-            scheduling_addr=f"127.0.0.1:{scheduling.server.port}",
-            notes_vault_addr=f"127.0.0.1:{notes_app.server.port}",
+            scheduling_addr=f"127.0.0.1:{scheduling_settings.grpc_port}",
+            notes_vault_addr=f"127.0.0.1:{notes_cfg.grpc_port}",
+            billing_addr=f"127.0.0.1:{billing_cfg.grpc_port}",
         )
-        async with (
-            conftest.Gateway(settings) as gateway,
-            httpx.AsyncClient(base_url=gateway.url, timeout=30) as http,
-        ):
-            print(f"signing up {args.sign_ups} clients at once...", file=sys.stderr)
-            sign_ups = await sign_up_burst(http, count=args.sign_ups)
-            identity_peak = rss_mib(identity.pid or 0)
-            figures = Figures()
-            if args.bookings:  # --bookings 0: the other figures only
-                print("setting up a clinic, a therapist and clients...", file=sys.stderr)
-                practice = await Practice(http).open()
-                figures = await book_all(
-                    http,
-                    practice,
-                    bookings=args.bookings,
-                    concurrency=args.concurrency,
+        gateway_url = f"http://127.0.0.1:{gateway_cfg.http_port}"
+        gateway = start_service_process(
+            "gateway",
+            "rapport_gateway",
+            "RAPPORT_GATEWAY_",
+            gateway_cfg,
+            base,
+            http=f"{gateway_url}/readyz",
+        )
+        services.append(gateway)
+        operators.routing(gateway_url, identity_addr)
+        by_name = {s.name: s for s in services}
+        pids: dict[str, int | str] = {
+            "gateway": gateway.pid,
+            "scheduling": by_name["scheduling"].pid,
+            "identity": identity.pid,
+            "billing (invoices each booking)": by_name["billing"].pid,
+            "SecantusDB": mongo.pid or 0,
+            "nats-server": nats.pid or 0,
+            "bench client": "self",
+        }
+        floors = {s.name: import_floor("rapport_" + s.name.replace("-", "_")) for s in services}
+        results.section(
+            "Cold start and idle memory",
+            [
+                "| service | spawn to SERVING | bare import of its code | ratio | RSS idle "
+                "| RSS of the bare import |",
+                "|---|---:|---:|---:|---:|---:|",
+                *(
+                    f"| {s.name} | {s.cold_start_s:.2f} s | {floors[s.name][0]:.2f} s "
+                    f"| {s.cold_start_s / floors[s.name][0]:.2f} | {s.idle_rss_mib:.0f} MiB "
+                    f"| {floors[s.name][1]:.0f} MiB |"
+                    for s in services
+                ),
+            ],
+            "Spawn of `python -m rapport_<service>` until gRPC health answers SERVING (the "
+            "gateway: until /readyz answers 200), polled every 20 ms; started one after another. "
+            "The baseline is a bare interpreter importing the same code and nothing else.",
+        )
+
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as http:
+            # --- sign-ups ---------------------------------------------------------------------
+            async def sign_ups() -> None:
+                burst = await sign_up_burst(http, count=args.sign_ups)
+                results.section("Sign-up burst", report_sign_ups(burst))
+
+            await guarded(results, "Sign-up burst", sign_ups)
+
+            # --- booking ----------------------------------------------------------------------
+            async def bookings() -> None:
+                practice = await Practice(http).open(**booking.CLINIC_TERMS)
+                pairs = []
+                levels = [int(c) for c in args.concurrency.split(",") if c]
+                first = booking.on_grid(datetime.now(UTC) + timedelta(hours=2))
+                cpu_rows = []
+                for c in levels:
+                    party = await booking.prepare(practice, bookings=args.bookings, concurrency=c)
+                    with (
+                        Profiler(
+                            profile_dir if c == max(levels) else None,
+                            f"booking-c{c}",
+                            [
+                                (n.split()[0], int(p))
+                                for n, p in pids.items()
+                                if n != "bench client"
+                            ],
+                        ),
+                        CpuMeter(pids) as cpu,
+                    ):
+                        svc, therapist_id = await booking.book_through_gateway(
+                            http,
+                            practice,
+                            bookings=args.bookings,
+                            concurrency=c,
+                            max_seconds=args.max_seconds,
+                            first=first,
+                            party=party,
+                        )
+                    per = max(svc.done, 1)
+                    cpu_rows.append(
+                        f"| {c} | "
+                        + " | ".join(f"{cpu.used[n] * 1000 / per:.1f}" for n in pids)
+                        + f" | {sum(cpu.used.values()) * 1000 / per:.1f} |"
+                    )
+                    templates = await booking.booking_documents(
+                        deps.mongo_uri, scheduling_settings.mongo_db, therapist_id
+                    )
+                    bare = await booking.bare_transactions(
+                        deps.mongo_uri,
+                        templates,
+                        count=args.bookings,
+                        concurrency=c,
+                        max_seconds=args.max_seconds,
+                    )
+                    pairs.append((svc, bare))
+                    print("\n".join(booking.table(pairs[-1:])), file=sys.stderr, flush=True)
+                docs = (
+                    f"1 appointment, {len(templates['claims'])} time-cell claims, "
+                    f"{len(templates['reminders'])} reminders, "
+                    f"{1 if templates['outbox'] else 0} outbox record"
+                )
+                results.section(
+                    "Booking through the gateway",
+                    [
+                        *booking.table(pairs),
+                        "",
+                        "CPU milliseconds per booking, by process (where the time goes):",
+                        "",
+                        "| concurrency | " + " | ".join(pids) + " | all |",
+                        "|---:|" + "---:|" * (len(pids) + 1),
+                        *cpu_rows,
+                    ],
+                    "`POST /v1/appointments` (a 50-minute session, distinct hour slots of one "
+                    "therapist per concurrency level, clients that stay under the booking limits) "
+                    f"beside one bare PyMongo transaction writing the same documents ({docs}, "
+                    "copied from a real booking) at the same concurrency. Ratio tx/s: bare "
+                    "transactions per second over bookings per second; ratio p50: booking p50 "
+                    "over bare p50.",
+                )
+
+            if args.bookings:
+                await guarded(results, "Booking through the gateway", bookings)
+
+            # --- notes ------------------------------------------------------------------------
+            async def notes() -> None:
+                from pymongo import AsyncMongoClient
+
+                mongo_client: AsyncMongoClient = AsyncMongoClient(deps.mongo_uri, tz_aware=True)
+                try:
+                    service = await notes_through_gateway(
+                        http,
+                        mongo_client[notes_cfg.mongo_db],
+                        notes=args.notes,
+                        concurrency=args.notes_concurrency,
+                        max_seconds=args.max_seconds,
+                    )
+                finally:
+                    await mongo_client.close()
+                bare = await bare_transit(
+                    vault.url,
+                    root,
+                    deps.mongo_uri,
+                    ops=args.notes,
+                    concurrency=args.notes_concurrency,
                     max_seconds=args.max_seconds,
                 )
-            print("writing and reading notes...", file=sys.stderr)
-            notes_figures = await notes_through_gateway(
-                http,
-                notes_app.store.db,
-                notes=args.notes,
-                concurrency=args.concurrency,
-                max_seconds=args.max_seconds,
-            )
-        if args.rooms:
+                results.section(
+                    "Notes: write and read",
+                    notes_report(service, bare),
+                    f"Through the gateway at concurrency {args.notes_concurrency} (one therapist, "
+                    "one client, one appointment), beside a bare transit datakey + AES-GCM seal "
+                    "+ insert, and a bare find + transit decrypt + AES-GCM open, same OpenBao, "
+                    "same database server.",
+                )
+
+            if args.notes:
+                await guarded(results, "Notes: write and read", notes)
+
+        # --- relayed chat ---------------------------------------------------------------------
+        async def chat() -> None:
             from tests.bench import relay as relay_bench
 
-            print("relayed chat: starting two relay processes...", file=sys.stderr)
-            chat = await relay_bench.run(
+            figures = await relay_bench.run(
                 deps.nats_url_for("session-relay"),
-                mongo.url,
+                deps.mongo_uri,
                 base,
                 room_counts=[int(n) for n in args.rooms.split(",") if n],
                 messages=args.chat_messages,
                 max_seconds=args.max_seconds,
             )
-        bare = await bare_transit(
-            vault.url,
-            root,
-            ops=args.notes,
-            concurrency=args.concurrency,
-            max_seconds=args.max_seconds,
-        )
-        await raw_inserts(
-            mongo.url,
-            inserts=args.inserts,
-            concurrency=args.concurrency,
-            max_seconds=args.max_seconds,
-            figures=figures,
-        )
-        ledger = await ledger_bench(
-            mongo.url,
-            entries=args.entries,
-            concurrency=args.concurrency,
-            max_seconds=args.max_seconds,
-        )
-        rss = {
-            "identity (own process)": rss_mib(identity.pid or 0),
-            "scheduling+gateway (this process)": rss_mib(),
-            "SecantusDB": rss_mib(mongo.pid or 0),
-            "nats-server": rss_mib(nats.pid or 0),
-        }
-        print(report_sign_ups(sign_ups, identity_peak))
-        print(report(figures, args, rss))
-        print(notes_report(notes_figures, bare))
+            results.section(
+                "Session relay: chat",
+                relay_bench.report(figures),
+                "Rooms open at once, each a therapist and a client WebSocket sending "
+                f"{args.chat_messages} chat messages one after another (each waits for its "
+                "delivery); one relay process, or therapist on one relay and client on another "
+                "(NATS core between). Baseline: a raw NATS publish received on a subscription.",
+            )
+
         if args.rooms:
-            print(relay_bench.report(chat))
-        print(ledger.report())
+            await guarded(results, "Session relay: chat", chat)
+
+        # --- ledger ---------------------------------------------------------------------------
+        async def ledger() -> None:
+            figures = await ledger_bench(
+                deps.mongo_uri, entries=args.entries, concurrency=8, max_seconds=args.max_seconds
+            )
+            results.section(
+                "Billing ledger",
+                figures.report(),
+                "Journal entries written the way billing writes them (inside `consume_once`: the "
+                "event id recorded in the same transaction), beside bare transactions of the same "
+                "postings; concurrency 8.",
+            )
+
+        if args.entries:
+            await guarded(results, "Billing ledger", ledger)
+
+        results.section(
+            "Memory after the load",
+            [
+                "| service | RSS idle | peak RSS |",
+                "|---|---:|---:|",
+                *(
+                    f"| {s.name} | {s.idle_rss_mib:.0f} MiB | {s.peak_rss_mib():.0f} MiB |"
+                    for s in services
+                ),
+                f"| SecantusDB | | {rss_mib(mongo.pid or 0):.0f} MiB |",
+                f"| nats-server | | {rss_mib(nats.pid or 0):.0f} MiB |",
+            ],
+            "Peak resident memory (VmHWM) of each process once every section above has run.",
+        )
         return 0
     finally:
-        for app in reversed(apps):
-            await app.stop(0)
-        for p in (identity, vault, mongo, nats):
-            if p is not None:
-                p.stop()
+        for s in reversed(services):
+            s.stop()
+        for p in (vault, mongo, nats):
+            p.stop()
 
 
-def start_identity_process(settings: Any, log_path: Path) -> Any:
-    """identity as `python -m rapport_identity`, configured by environment as in production."""
-    from rapport_local import procs
-    from rapport_local.stack import wait_grpc_serving
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
-    for name, value in settings.model_dump().items():
-        env[f"RAPPORT_IDENTITY_{name.upper()}"] = str(value)
-    port = settings.grpc_port
-    return procs.Proc(
-        "identity",
-        [sys.executable, "-m", "rapport_identity"],
-        port=port,
-        url=f"127.0.0.1:{port}",
-        log_path=log_path,
-        env=env,
-        ready=lambda proc, timeout: wait_grpc_serving(proc, port, timeout),
-        ready_timeout=60,
-    ).start()
+__all__ = ["Results", "SignUps", "main", "report_sign_ups", "rss_mib"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--bookings", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--inserts", type=int, default=1000)
-    parser.add_argument("--notes", type=int, default=200)
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results.md"))
+    parser.add_argument("--bookings", type=int, default=200, help="per concurrency level")
+    parser.add_argument("--concurrency", default="1,8,32", help="booking concurrency levels")
+    parser.add_argument("--notes", type=int, default=60)
+    parser.add_argument("--notes-concurrency", type=int, default=8)
     parser.add_argument("--entries", type=int, default=300, help="ledger bench entries")
-    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="bound of each phase")
     parser.add_argument("--sign-ups", type=int, default=20)
     parser.add_argument(
         "--rooms", default="1,100,500", help="relayed chat: concurrent rooms per run ('' skips)"
     )
-    parser.add_argument("--chat-messages", type=int, default=20, help="per room")
+    parser.add_argument("--chat-messages", type=int, default=10, help="per room")
+    parser.add_argument("--profile", default="", help="directory for py-spy flame graphs")
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.ERROR)
-    raise SystemExit(asyncio.run(main(parse_args())))
+    raise SystemExit(asyncio.run(main(parse_args(), sys.argv[1:])))

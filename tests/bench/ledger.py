@@ -34,21 +34,20 @@ class LedgerFigures:
     def bare_per_second(self) -> float:
         return self.bare_entries / self.bare_seconds if self.bare_seconds else 0.0
 
-    def report(self) -> str:
+    def report(self) -> list[str]:
         lines = [
-            "",
-            "Billing ledger: journal entries with idempotency vs bare PyMongo transactions",
-            f"  consume_once + entry  {self.entries} in {self.seconds:.2f} s = "
-            f"{self.per_second:.1f} entries/s ({self.replays_ignored} replays ignored)",
-            f"  bare transactions     {self.bare_entries} in {self.bare_seconds:.2f} s = "
-            f"{self.bare_per_second:.1f} entries/s",
+            "| writer | entries | seconds | entries/s |",
+            "|---|---:|---:|---:|",
+            f"| consume_once + entry ({self.replays_ignored} replays ignored) | {self.entries} "
+            f"| {self.seconds:.2f} | {self.per_second:.1f} |",
+            f"| bare transactions of the same postings | {self.bare_entries} "
+            f"| {self.bare_seconds:.2f} | {self.bare_per_second:.1f} |",
         ]
         if self.per_second:
             lines.append(
-                f"  ratio                 {self.bare_per_second / self.per_second:.2f} "
-                "(what the processed-event record and its duplicate check add)"
+                f"| ratio bare / consume_once | | | {self.bare_per_second / self.per_second:.2f} |"
             )
-        return "\n".join(lines)
+        return lines
 
 
 def _entry(n: int) -> dict:
@@ -144,7 +143,7 @@ async def _main(entries: int, concurrency: int) -> None:
         figures = await ledger_bench(
             mongo.url, entries=entries, concurrency=concurrency, max_seconds=60
         )
-        print(figures.report())
+        print("\n".join(figures.report()))
     finally:
         mongo.stop()
 

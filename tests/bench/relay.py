@@ -36,6 +36,7 @@ class ChatFigures:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    failure: str = ""  # why this configuration stopped short, if it did
 
     @property
     def per_second(self) -> float:
@@ -46,11 +47,15 @@ class ChatFigures:
             return self.latencies[0] if self.latencies else 0.0
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(p) - 1]
 
-    def line(self) -> str:
+    def line(self, floor: ChatFigures | None = None) -> str:
+        ratio = ""
+        if floor is not None and floor.percentile(50) and self.percentile(50):
+            ratio = f"{self.percentile(50) / floor.percentile(50):.1f}"
+        note = f" ({self.failure})" if self.failure else ""
         return (
-            f"  {self.label:<28} {self.rooms:>4} rooms  {self.per_second:9.1f} msg/s  "
-            f"p50 {self.percentile(50) * 1000:7.2f} ms  p99 {self.percentile(99) * 1000:7.2f} ms"
-            f"  ({self.messages} messages, {self.errors} errors)"
+            f"| {self.label} | {self.rooms} | {self.messages} | {self.errors}{note} "
+            f"| {self.per_second:.1f} | {self.percentile(50) * 1000:.2f} ms "
+            f"| {self.percentile(99) * 1000:.2f} ms | {ratio} |"
         )
 
 
@@ -207,16 +212,31 @@ async def run(
     out = [await nats_round_trip(nats_url, count=max(200, messages * 10))]
     try:
         for rooms in room_counts:
-            out.append(await chat_bench("one relay", secret, a, a, rooms=rooms,
-                                        messages=messages, max_seconds=max_seconds))  # fmt: skip
-            out.append(await chat_bench("across two relays", secret, a, b, rooms=rooms,
-                                        messages=messages, max_seconds=max_seconds))  # fmt: skip
+            for label, second in (("one relay", a), ("across two relays", b)):
+                try:
+                    figures = await chat_bench(
+                        label,
+                        secret,
+                        a,
+                        second,
+                        rooms=rooms,
+                        messages=messages,
+                        max_seconds=max_seconds,
+                    )
+                    out.append(figures)
+                except (TimeoutError, OSError) as exc:  # report it; the other figures still count
+                    out.append(ChatFigures(label, rooms, errors=1, failure=type(exc).__name__))
     finally:
         await asyncio.gather(asyncio.to_thread(a.proc.stop), asyncio.to_thread(b.proc.stop))
     return out
 
 
-def report(figures: list[ChatFigures]) -> str:
-    lines = ["relayed chat (session relay, WebSocket in and out, NATS core between):"]
-    lines += [f.line() for f in figures]
-    return "\n".join(lines)
+def report(figures: list[ChatFigures]) -> list[str]:
+    """A markdown table; the ratio is each p50 over the raw NATS round trip's p50."""
+    floor = figures[0] if figures and figures[0].rooms == 0 else None
+    lines = [
+        "| path | rooms | messages | errors | msg/s | p50 | p99 | p50 / raw NATS p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [f.line(floor) for f in figures]
+    return lines

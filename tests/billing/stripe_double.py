@@ -3,7 +3,8 @@ responses (PaymentIntent objects, error envelopes, idempotent replays), on 127.0
 official `stripe` library talks to it unchanged (its API base points here). It records every
 request so tests can check idempotency keys and that no PHI reaches the processor.
 
-Also signs webhook payloads the way Stripe does (t=<unix>,v1=HMAC-SHA256(secret, "t.payload")).
+Also Refunds, payouts on a connected account and account look-ups, and it signs webhook payloads
+the way Stripe does (t=<unix>,v1=HMAC-SHA256(secret, "t.payload")).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 WEBHOOK_SECRET = "whsec_test_double"
+# The Connect endpoint's own secret (connected accounts' events, such as payouts).
+CONNECT_WEBHOOK_SECRET = "whsec_test_double_connect"
 API_KEY = "sk_test_double"
 
 
@@ -49,6 +52,7 @@ class Recorded:
     params: dict[str, Any]
     idempotency_key: str | None
     body: str
+    stripe_account: str | None = None
 
 
 @dataclass
@@ -57,6 +61,10 @@ class StripeDouble:
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     replies_by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payouts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Connected accounts this platform may act for (GET /v1/accounts/{id} answers 200).
+    accounts: set[str] = field(default_factory=lambda: {"acct_clinicdouble"})
     down: bool = False
     decline_capture: bool = False
 
@@ -68,7 +76,8 @@ class StripeDouble:
         body = (await request.body()).decode()
         params = _nest(parse_qsl(body, keep_blank_values=True))
         key = request.headers.get("idempotency-key")
-        self.requests.append(Recorded(request.method, request.url.path, params, key, body))
+        account = request.headers.get("stripe-account")
+        self.requests.append(Recorded(request.method, request.url.path, params, key, body, account))
         return params, key
 
     def _unavailable(self) -> JSONResponse:
@@ -139,6 +148,73 @@ class StripeDouble:
         intent.update(status="canceled", amount_capturable=0)
         return JSONResponse(intent)
 
+    async def refund(self, request: Request) -> JSONResponse:
+        """POST /v1/refunds: a Refund object, status pending (the result comes by webhook)."""
+        params, key = await self._record(request)
+        if self.down:
+            return self._unavailable()
+        if key and key in self.replies_by_key:
+            return JSONResponse(self.replies_by_key[key], headers={"Idempotent-Replayed": "true"})
+        intent = self.intents.get(params.get("payment_intent", ""))
+        if intent is None:
+            return self._error(404, "resource_missing", "No such payment_intent")
+        amount = int(params.get("amount", intent["amount_received"]))
+        if intent["status"] != "succeeded" or amount > intent["amount_received"]:
+            return self._error(400, "charge_already_refunded", "Nothing left to refund")
+        rid = f"re_{uuid.uuid4().hex[:24]}"
+        refund = {
+            "id": rid,
+            "object": "refund",
+            "amount": amount,
+            "currency": intent["currency"],
+            "payment_intent": intent["id"],
+            "metadata": params.get("metadata", {}),
+            "status": "pending",
+            "created": int(time.time()),
+        }
+        intent["amount_received"] -= amount
+        self.refunds[rid] = refund
+        if key:
+            self.replies_by_key[key] = refund
+        return JSONResponse(refund)
+
+    async def payout(self, request: Request) -> JSONResponse:
+        """POST /v1/payouts on a connected account (Stripe-Account header)."""
+        params, key = await self._record(request)
+        if self.down:
+            return self._unavailable()
+        if key and key in self.replies_by_key:
+            return JSONResponse(self.replies_by_key[key], headers={"Idempotent-Replayed": "true"})
+        if request.headers.get("stripe-account") not in self.accounts:
+            return self._error(403, "account_invalid", "No such connected account")
+        pid = f"po_{uuid.uuid4().hex[:24]}"
+        payout = {
+            "id": pid,
+            "object": "payout",
+            "amount": int(params["amount"]),
+            "currency": params["currency"],
+            "metadata": params.get("metadata", {}),
+            "status": "pending",
+            "created": int(time.time()),
+        }
+        self.payouts[pid] = payout
+        if key:
+            self.replies_by_key[key] = payout
+        return JSONResponse(payout)
+
+    async def account(self, request: Request) -> JSONResponse:
+        await self._record(request)
+        if self.down:
+            return self._unavailable()
+        aid = request.path_params["aid"]
+        if aid not in self.accounts:
+            return self._error(
+                403, "account_invalid", "The provided key does not have access to account"
+            )
+        return JSONResponse(
+            {"id": aid, "object": "account", "charges_enabled": True, "payouts_enabled": True}
+        )
+
     @staticmethod
     def _error(
         status: int, code: str, message: str, kind: str = "invalid_request_error"
@@ -155,6 +231,12 @@ class StripeDouble:
         intent.update(status="requires_capture", amount_capturable=intent["amount"])
 
     def event(self, kind: str, pid: str, event_id: str | None = None) -> bytes:
+        if pid.startswith("re_"):
+            obj = dict(self.refunds[pid])
+        elif pid.startswith("po_"):
+            obj = dict(self.payouts[pid])
+        else:
+            obj = dict(self.intents[pid])
         return json.dumps(
             {
                 "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
@@ -163,7 +245,7 @@ class StripeDouble:
                 "created": int(time.time()),
                 "livemode": False,
                 "type": kind,
-                "data": {"object": dict(self.intents[pid])},
+                "data": {"object": obj},
             }
         ).encode()
 
@@ -181,6 +263,9 @@ class StripeDouble:
                 Route("/v1/payment_intents", self.create, methods=["POST"]),
                 Route("/v1/payment_intents/{pid}/capture", self.capture, methods=["POST"]),
                 Route("/v1/payment_intents/{pid}/cancel", self.cancel, methods=["POST"]),
+                Route("/v1/refunds", self.refund, methods=["POST"]),
+                Route("/v1/payouts", self.payout, methods=["POST"]),
+                Route("/v1/accounts/{aid}", self.account, methods=["GET"]),
             ]
         )
 

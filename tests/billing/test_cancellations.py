@@ -34,8 +34,27 @@ async def test_early_cancellation_voids_and_refunds_what_was_paid(clinic, http):
     assert r.status_code == 201 and r.json()["status"] == "paid", r.text
     r = await http.post(f"/v1/appointments/{aid}/cancel", headers=client.h, json={"reason": ""})
     assert r.status_code == 200, r.text
-    inv = await clinic.wait_invoice(client, aid, lambda i: i["status"] == "refunded")
+    # Cash came in by hand, so it goes back by hand: owed until the admin records the refund.
+    inv = await clinic.wait_invoice(client, aid, lambda i: i["status"] == "void")
+    assert inv["refund_due"]["amount_minor"] == 9000
+    ledger = await clinic.ledger()
+    assert ledger["balanced"]
+    assert balance(ledger, f"client_receivable:{client.user_id}") == -9000  # owed to the client
+    assert balance(ledger, "payment_clearing:manual") == 9000
+    refund = {"amount_minor": 5000, "currency": "USD", "method": "cash"}
+    url = f"/v1/invoices/{inv['invoice_id']}/refunds"
+    r = await http.post(url, headers=client.h, json=refund)
+    assert r.status_code == 403, r.text  # only the clinic's admin
+    r = await http.post(url, headers=clinic.admin.h, json={**refund, "amount_minor": 9001})
+    assert r.status_code == 409, r.text  # more than is owed back
+    r = await http.post(url, headers=clinic.admin.h, json=refund)
+    assert r.status_code == 201 and r.json()["status"] == "void", r.text
+    assert r.json()["refund_due"]["amount_minor"] == 4000
+    r = await http.post(url, headers=clinic.admin.h, json={**refund, "amount_minor": 4000})
+    assert r.status_code == 201 and r.json()["status"] == "refunded", r.text
+    inv = r.json()
     assert inv["amount"]["amount_minor"] == 0 and not inv["earned"]
+    assert inv["refund_due"]["amount_minor"] == 0
     ledger = await clinic.ledger()
     assert ledger["balanced"]
     assert balance(ledger, f"client_receivable:{client.user_id}") == 0

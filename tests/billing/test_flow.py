@@ -1,6 +1,7 @@
 """Payment secured at booking, end to end through the gateway and real NATS events:
 hold -> authorization (Stripe double, signed webhook) -> scheduling confirms -> the relay's
-session_ended (delivered three times) -> capture -> split -> payout statement that reconciles."""
+session_ended (delivered three times) -> capture -> split -> payout statement that reconciles ->
+its payout from the clinic's Connect account."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rapport_billing.service import Billing
 from rapport_platform.auth import Principal
 
 from tests.billing.helpers import balance, billing_events, eventually, session_ended
+from tests.billing.stripe_double import CONNECT_WEBHOOK_SECRET
 from tests.edge.test_pages_offline import self_contained
 
 
@@ -186,6 +188,52 @@ async def test_booking_to_payout_with_payment_secured_at_booking(clinic, stack, 
     assert len(ready) == 1 and ready[0].net.amount_minor == 7200 and ready[0].period == period
     outbox = app.store.db["outbox"]
     assert await outbox.count_documents({"subject": "rapport.billing.payout_ready"}) == 1
+
+    # The payout: from the clinic's Connect account (where its destination charges went) to
+    # its bank, once, with a key derived from the statement; posted payable -> cash.
+    assert await next_month.run_payouts_once() == 1
+    assert await next_month.run_payouts_once() == 0
+    payout_id = f"{therapist.user_id}:{period}"
+    (sent,) = [
+        q
+        for q in stripe.requests
+        if q.path == "/v1/payouts" and q.params["metadata"] == {"payout_id": payout_id}
+    ]
+    assert sent.stripe_account == "acct_clinicdouble"
+    assert sent.idempotency_key == f"payout:{payout_id}"
+    assert (sent.params["amount"], sent.params["currency"]) == ("7200", "usd")
+    r = await http.get(
+        f"/v1/therapists/{therapist.user_id}/payouts",
+        headers=therapist.h,
+        params={"period": period},
+    )
+    s = r.json()
+    assert s["payout_status"] == "in_transit" and s["payout_reference"].startswith("po_")
+    assert s["payout_reference"] in stripe.payouts
+    assert s["reconciled"] is True and s["ledger_net"]["amount_minor"] == 7200
+    ledger = await clinic.ledger()
+    assert ledger["balanced"] is True and ledger["entries_checked"] == 4
+    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == 0
+    assert balance(ledger, "payment_clearing:stripe") == 9000 - 7200
+    # The connected account's bank took it: Stripe's payout.paid, from the Connect endpoint
+    # (signed with that endpoint's own secret).
+    stripe.payouts[s["payout_reference"]]["status"] = "paid"
+    payload = stripe.event("payout.paid", s["payout_reference"])
+    r = await http.post(
+        "/v1/billing/stripe/webhook",
+        content=payload,
+        headers={
+            "Stripe-Signature": stripe.sign(payload, CONNECT_WEBHOOK_SECRET),
+            "content-type": "application/json",
+        },
+    )
+    assert r.status_code == 200 and r.json()["applied"] is True, r.text
+    r = await http.get(
+        f"/v1/therapists/{therapist.user_id}/payouts",
+        headers=therapist.h,
+        params={"period": period},
+    )
+    assert r.json()["payout_status"] == "paid" and r.json()["reconciled"] is True
 
 
 async def test_a_lapsed_hold_voids_its_authorization(clinic, stack, http):

@@ -106,7 +106,13 @@ async def test_invoices_are_scoped_by_role_and_refunds_published(clinic, relay_b
     assert r.status_code == 201 and r.json()["status"] == "open", r.text  # part paid
     r = await http.post(f"/v1/appointments/{aid}/cancel", headers=client.h, json={"reason": ""})
     assert r.status_code == 200
-    await clinic.wait_invoice(client, aid, lambda i: i["status"] == "refunded")
+    await clinic.wait_invoice(client, aid, lambda i: i["refund_due"]["amount_minor"] == 4000)
+    r = await http.post(
+        f"/v1/invoices/{inv['invoice_id']}/refunds",
+        headers=clinic.admin.h,
+        json={"amount_minor": 4000, "currency": "USD", "method": "bank_transfer"},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "refunded", r.text
     refunds = await eventually(
         lambda: _events(relay_bus, "refund_issued", billing_pb2.RefundIssued, inv["invoice_id"]),
         bool,

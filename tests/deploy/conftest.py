@@ -6,6 +6,7 @@ Go SDK (a native library in the wheel) and renders templates the way `helm templ
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
+from rapport_local import images
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "rapport"
@@ -136,3 +138,24 @@ def containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = workload["spec"]["template"]["spec"]
     return spec
+
+
+# --- the image tests (test_images.py): built in the background, run last ---------------------
+
+IMAGES_TESTS = Path(__file__).with_name("test_images.py")
+# The build started at collection (None when the image tests are not selected, or when
+# RAPPORT_IMAGES_BACKGROUND=0 asks for a build in the tests' own fixture).
+images_build: images.Background | None = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the image tests to the end of the session and start their build now: its minutes
+    (a cold one: podman from apt, the base image, the dependency layer) overlap the rest of
+    the suite instead of adding to it."""
+    global images_build
+    mine = [item for item in items if item.path == IMAGES_TESTS]
+    if not mine or config.option.collectonly:
+        return
+    items[:] = [item for item in items if item.path != IMAGES_TESTS] + mine
+    if images_build is None and os.environ.get("RAPPORT_IMAGES_BACKGROUND", "1") != "0":
+        images_build = images.Background(tag="test").start()

@@ -38,7 +38,7 @@ FALLBACK: dict[str, tuple[str, ...]] = {
     "scheduling": (*_GRPC_COMMON, *_DB, "NATS_URL"),
     "session-relay": (*_GRPC_COMMON, "NATS_URL", "HTTP_HOST", "HTTP_PORT"),
     "notes-vault": (*_GRPC_COMMON, *_DB, "NATS_URL", *_VAULT),
-    "billing": (*_GRPC_COMMON, *_DB, "NATS_URL"),
+    "billing": (*_GRPC_COMMON, *_DB, "NATS_URL", *_VAULT),
 }  # fmt: skip
 # Standard OpenTelemetry variables the chart sets on every service (documented too).
 OTEL_VARS = (

@@ -18,7 +18,7 @@ Pod = dict[str, str]  # labels
 
 DB_USERS = ("identity", "scheduling", "session-relay", "notes-vault", "billing")
 BUS_USERS = ("identity", "scheduling", "session-relay", "notes-vault", "billing")
-VAULT_USERS = ("identity", "notes-vault")
+VAULT_USERS = ("identity", "notes-vault", "billing")
 GRPC = ("identity", "scheduling", "session-relay", "notes-vault", "billing")
 
 

@@ -72,8 +72,10 @@ def test_only_the_services_that_sign_or_check_hold_a_service_token_key(
     # variable suffix -> (key in the Secret, the services that get it)
     holders = {
         "SERVICE_TOKEN_KEY": {"gateway": "service-token-key", "identity": "service-token-key",
-                              "scheduling": "scheduling-token-key"},
+                              "scheduling": "scheduling-token-key",
+                              "billing": "billing-token-key"},
         "SCHEDULING_TOKEN_KEY": {"identity": "scheduling-token-key"},
+        "BILLING_TOKEN_KEY": {"identity": "billing-token-key"},
     }  # fmt: skip
     for values_set, generated in (("dev", True), ("production", False)):
         r = renders[values_set]

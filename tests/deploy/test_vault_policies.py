@@ -37,7 +37,12 @@ def test_bootstrap_ships_the_policies_with_the_mount(
     kit: ModuleType, renders: dict[str, Any]
 ) -> None:
     data = renders["minimal"].get("ConfigMap", "vault-bootstrap")["data"]
-    assert set(data) == {"bootstrap.sh", "policy-identity.hcl", "policy-notes-vault.hcl"}
+    assert set(data) == {
+        "bootstrap.sh",
+        "policy-identity.hcl",
+        "policy-notes-vault.hcl",
+        "policy-billing.hcl",
+    }
     assert data["policy-identity.hcl"].strip() == (CHART / "identity.hcl").read_text().strip()
     moved = kit.render({"vault": {"mode": "dev", "transitMount": "rapport-transit"}})
     text = moved.get("ConfigMap", "vault-bootstrap")["data"]["policy-notes-vault.hcl"]

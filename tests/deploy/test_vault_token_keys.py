@@ -1,5 +1,5 @@
 """With `vault.auth=token` every service that uses Vault reads its own token, from its own key:
-identity and notes-vault never share one (each has its own least-privilege policy)."""
+identity, notes-vault and billing never share one (each has its own least-privilege policy)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 VAULT_USERS = {
     "identity": "RAPPORT_IDENTITY_VAULT_TOKEN",
     "notes-vault": "RAPPORT_NOTES_VAULT_VAULT_TOKEN",
+    "billing": "RAPPORT_BILLING_VAULT_TOKEN",
 }
 
 
@@ -30,11 +31,12 @@ def test_each_service_reads_its_own_key(kit: ModuleType) -> None:
     assert refs == {
         "identity": ("vault-tokens", "identity-token"),
         "notes-vault": ("vault-tokens", "notes-vault-token"),
+        "billing": ("vault-tokens", "billing-token"),
     }
 
 
 def test_keys_are_set_per_service(kit: ModuleType) -> None:
-    keys = {"identity": "id", "notes-vault": "notes"}
+    keys = {"identity": "id", "notes-vault": "notes", "billing": "bill"}
     values = {
         "vault": {
             "mode": "dev",

@@ -55,7 +55,7 @@ def test_services_probes_and_drain(
         if service == "gateway":
             assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
             assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-            assert c["startupProbe"]["httpGet"]["path"] == "/readyz"
+            assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
             # Trusted proxies are networks, never "*" (uvicorn would then believe the leftmost,
             # client-chosen X-Forwarded-For entry).
             trusted = _env(c)["FORWARDED_ALLOW_IPS"]["value"].split(",")
@@ -117,7 +117,7 @@ def test_vault_login_token_only_where_needed(renders: dict[str, Any], kit: Modul
     for service in kit.SERVICES:
         spec = kit.pod_spec(r.get("Deployment", service))
         volumes = {v["name"]: v for v in spec["volumes"]}
-        if service in ("identity", "notes-vault"):
+        if service in ("identity", "notes-vault", "billing"):
             (source,) = volumes["vault-token"]["projected"]["sources"]
             assert source["serviceAccountToken"]["audience"] == "vault"
             mount = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}["vault-token"]
@@ -195,10 +195,11 @@ def test_vault_bootstrap_job(renders: dict[str, Any]) -> None:
     assert "vault read transit/keys/identity-jwt" in script
     assert "vault write -f transit/keys/identity-jwt type=ecdsa-p256" in script
     assert "vault auth enable -path=kubernetes kubernetes" in script
-    for service in ("identity", "notes-vault"):
+    assert "vault write -f transit/keys/billing-diagnosis type=aes256-gcm96 derived=true" in script
+    for service in ("identity", "notes-vault", "billing"):
         assert f"vault policy write rapport-{service} /bootstrap/policy-{service}.hcl" in script
         assert f"auth/kubernetes/role/rapport-{service}" in script
         assert f"bound_service_account_names={service}" in script
     assert "audience=vault" in script
-    for service in ("gateway", "scheduling", "session-relay", "billing"):
+    for service in ("gateway", "scheduling", "session-relay"):
         assert f"role/rapport-{service}" not in script

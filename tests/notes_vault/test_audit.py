@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.identity import operators
 from tests.notes_vault.helpers import marker
 from tests.people import assert_problem
@@ -82,3 +84,29 @@ async def test_concurrent_writes_keep_one_unbroken_chain(care, http):
     report = (await http.post("/v1/audit/verify", headers=op.h)).json()
     assert report["intact"] is True, report
     assert await care.audit_count(client_id=c.user_id, action="note.create") == 8
+
+
+async def test_a_sequence_number_taken_meanwhile_is_a_conflict_to_retry_not_an_error(
+    notes_app, notes_db
+):
+    """Two appends that read the same head: the later insert of that sequence number is a write
+    conflict (the transaction runs again on the new head), never a 500 (found by `make bench`)."""
+    from pymongo.errors import DuplicateKeyError, OperationFailure
+    from rapport_notes_vault.domain import AuditEntry
+    from rapport_notes_vault.store import NotesStore
+
+    repo = NotesStore(notes_app.store)
+    head = await notes_db["audit_head"].find_one({"_id": "head"})
+    taken = (head or {}).get("seq", 0) + 1
+    await notes_db["audit"].insert_one({"_id": taken, "stand_in": "another append"})
+    entry = AuditEntry(
+        seq=0, at="2026-01-01T00:00:00Z", actor_id="u", actor_role="operator",
+        action="audit.verify", outcome="allowed",
+    )  # fmt: skip
+    try:
+        with pytest.raises(OperationFailure) as info:
+            await notes_app.store.transaction(lambda s: repo.append_audit(s, entry), attempts=2)
+        assert not isinstance(info.value, DuplicateKeyError)
+        assert info.value.has_error_label("TransientTransactionError")
+    finally:
+        await notes_db["audit"].delete_one({"_id": taken})

@@ -108,10 +108,41 @@ def test_late_fee_is_earned_and_shared_and_overpayment_refunded():
     inv = d.issue("i1", facts(), None, NOW, confirmed=True).invoice
     inv = d.receive(inv, 9000, "USD", "manual", NOW, entry_suffix="1").invoice
     out = d.charge_fee(inv, 3000, 1500, 0, NOW)
-    assert out.invoice.amount == 3000 and out.invoice.paid == 3000 and out.refunded == 6000
+    assert out.invoice.amount == 3000 and out.invoice.paid == 3000
     assert out.invoice.earned and out.invoice.commission == 450
     assert out.invoice.therapist_share == 2550
-    assert "refund_issued" in out.events
+    # The overpayment is owed back; posted (and published) only once it is returned.
+    assert out.invoice.refund_due == 6000 and out.invoice.refund_stripe == 0
+    assert "refund_issued" not in out.events and out.refunded == 0
+    with pytest.raises(FailedPrecondition):
+        d.refunded(out.invoice, 6001, "manual", "r1", NOW)
+    back = d.refunded(out.invoice, 6000, "manual", "r1", NOW)
+    assert back.refunded == 6000 and back.events == ("refund_issued",)
+    assert back.invoice.refund_due == 0 and back.invoice.status == d.PAID
+
+
+def test_money_taken_through_stripe_is_refunded_through_stripe():
+    inv = d.issue("i1", facts(), None, NOW, confirmed=True).invoice
+    inv = d.receive(inv, 9000, "USD", "stripe", NOW, entry_suffix="1").invoice
+    inv = d.void(inv, NOW).invoice
+    assert (inv.status, inv.refund_due, inv.refund_stripe) == (d.VOID, 9000, 9000)
+    assert inv.pending_action == d.REFUND
+    with pytest.raises(FailedPrecondition):  # not by hand while Stripe owes it back
+        d.refunded(inv, 100, "manual", "r", NOW)
+    failed = d.refund_failed(inv, NOW)
+    assert failed.refund_stripe == 0 and failed.refund_due == 9000  # now by hand
+    done = d.refunded(inv, 9000, "stripe", "re_1", NOW)
+    assert done.invoice.status == d.REFUNDED and done.invoice.refund_due == 0
+    assert d.check_ledger(done.entries).balanced
+
+
+def test_a_cancelled_authorization_reopens_the_invoice():
+    inv = d.issue("i1", facts(), None, NOW, confirmed=True).invoice
+    inv = d.authorize(inv, "stripe", "pi_1", 9000, NOW).invoice
+    out = d.authorization_canceled(inv, "pi_1", NOW)
+    assert out.invoice.status == d.OPEN and out.invoice.authorized == 0
+    assert out.events == ("payment_failed",)
+    assert d.authorization_canceled(inv, "pi_other", NOW).invoice is inv
 
 
 def test_superbill_codes():
@@ -146,7 +177,21 @@ def test_period_parsing():
 # --- property: random event sequences keep the ledger consistent ----------------------------
 
 OPS = st.sampled_from(
-    ["confirm", "authorize", "pay_part", "pay_all", "earn", "void", "late", "no_show", "move"]
+    [
+        "confirm",
+        "authorize",
+        "pay_part",
+        "pay_all",
+        "pay_stripe",
+        "earn",
+        "void",
+        "late",
+        "no_show",
+        "move",
+        "refund_stripe",
+        "refund_hand",
+        "refund_fails",
+    ]
 )
 
 
@@ -175,10 +220,17 @@ def test_random_event_sequences_keep_every_balance_consistent(
                 out = d.confirm(inv, now)
             elif op == "authorize":
                 out = d.authorize(inv, "stripe", "pi_1", inv.due, now)
-            elif op in ("pay_part", "pay_all"):
-                amount = inv.due if op == "pay_all" else max(inv.due // 2, 1)
-                out = d.receive(inv, amount, "USD", "manual", now, entry_suffix=str(n))
+            elif op in ("pay_part", "pay_all", "pay_stripe"):
+                amount = inv.due if op != "pay_part" else max(inv.due // 2, 1)
+                by = "stripe" if op == "pay_stripe" else "manual"
+                out = d.receive(inv, amount, "USD", by, now, entry_suffix=str(n))
                 received += amount
+            elif op == "refund_stripe":
+                out = d.refunded(inv, inv.refund_stripe, "stripe", f"re_{n}", now)
+            elif op == "refund_hand":
+                out = d.refunded(inv, inv.refund_due - inv.refund_stripe, "manual", str(n), now)
+            elif op == "refund_fails":
+                out = d.Outcome(d.refund_failed(inv, now))
             elif op == "earn":
                 out = d.earn(inv, commission, platform, now)
             elif op == "void":
@@ -212,8 +264,9 @@ def test_random_event_sequences_keep_every_balance_consistent(
         + bal.get((d.PLATFORM_FEES, cur), 0)
     )
     # What the client still owes, what was received net of refunds, what was delivered.
-    assert receivable == inv.amount - inv.paid
-    assert clearing == received - refunded == inv.paid
+    assert receivable == inv.amount - inv.paid - inv.refund_due  # negative: owed back
+    assert clearing == received - refunded == inv.paid + inv.refund_due
+    assert 0 <= inv.refund_stripe <= inv.refund_due
     assert deferred == (0 if inv.earned or inv.status in (d.VOID, d.REFUNDED) else -inv.amount)
     assert earned == (inv.amount if inv.earned else 0)
     assert inv.therapist_share + inv.commission + inv.platform_fee == (

@@ -228,3 +228,59 @@ async def test_transaction_retries_write_conflicts(store):
     # They really ran at once: some met a write conflict and were retried (one after another,
     # ten attempts would do, and the retry would be untested).
     assert len(attempts) > 10
+
+
+async def test_a_writer_publishes_its_own_record_after_commit_and_the_relay_is_the_net(store, bus):
+    outbox = Outbox(store, bus, service="test")
+    subject = f"rapport.w{uuid.uuid4().hex[:8]}.thing"
+    await bus.ensure_domain_stream(subject.split(".")[1])
+    ids: list[str] = []
+
+    async def write(session, user_id: str) -> None:
+        await store.db.things.insert_one({"_id": user_id}, session=session)
+        ids.append(
+            await outbox.add(
+                session,
+                subject,
+                identity_pb2.UserRegistered(user_id=user_id),
+                publish_after_commit=True,
+            )
+        )
+
+    await store.transaction(lambda s: write(s, "w1"))
+    # Leased to its writer: the relay leaves it alone meanwhile.
+    assert await outbox.relay_once() == 0
+    outbox.publish_committed(ids[-1])
+
+    async def published() -> bool:
+        return await outbox.pending_count() == 0
+
+    await eventually(published, what="the writer published its own record")
+
+    # An aborted attempt's record never commits, so it is never published: nothing pending.
+    async def aborted(session) -> None:
+        await write(session, "w2")
+        raise ValueError("rule broken after the writes")
+
+    with pytest.raises(ValueError):
+        await store.transaction(aborted)
+    assert await outbox.pending_count() == 0
+
+    # A writer that died before publishing: once its lease has run out the relay publishes it.
+    await store.transaction(lambda s: write(s, "w3"))
+    assert await outbox.relay_once() == 0
+    await store.db["outbox"].update_one({"_id": ids[-1]}, {"$set": {"lease_until": _past()}})
+    assert await Outbox(store, bus, service="test").relay_once() == 1
+
+    seen, stop, task = await _collect(bus, subject, "own-publish")
+    await _until(lambda: len(seen) == 2)
+    assert await _caught_up(bus, subject, "own-publish")
+    stop.set()
+    await task
+    assert sorted(e.parse(identity_pb2.UserRegistered).user_id for e in seen) == ["w1", "w3"]
+
+
+def _past():
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) - timedelta(seconds=1)

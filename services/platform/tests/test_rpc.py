@@ -8,7 +8,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport_local.procs import free_port
@@ -138,6 +138,12 @@ async def test_in_flight_call_finishes_during_the_drain(served):
         (errors.Unauthenticated("who"), grpc.StatusCode.UNAUTHENTICATED),
         (errors.FailedPrecondition("not now"), grpc.StatusCode.FAILED_PRECONDITION),
         (ServerSelectionTimeoutError("mongo down"), grpc.StatusCode.UNAVAILABLE),
+        # A write conflict that outlived the transaction's retries: worth a retry, not a 500.
+        (
+            OperationFailure("WriteConflict", 112, {"errorLabels": ["TransientTransactionError"]}),
+            grpc.StatusCode.UNAVAILABLE,
+        ),
+        (OperationFailure("BadValue", 2), grpc.StatusCode.INTERNAL),
         (KeyError("secret@example.org"), grpc.StatusCode.INTERNAL),
     ],
 )

@@ -185,6 +185,10 @@ def service_env(
         # Scheduling's own key: its consumers re-check facts with identity.
         name = "SERVICE_TOKEN_KEY" if spec.name == "scheduling" else "SCHEDULING_TOKEN_KEY"
         env[f"{p}{name}"] = environ.get(f"{p}{name}") or kept_secret(cfg, "scheduling-token-key")
+    if spec.name in ("billing", "identity"):
+        # Billing's own key: it asks identity for a clinic's current commission.
+        name = "SERVICE_TOKEN_KEY" if spec.name == "billing" else "BILLING_TOKEN_KEY"
+        env[f"{p}{name}"] = environ.get(f"{p}{name}") or kept_secret(cfg, "billing-token-key")
     env[f"{p}VAULT_ADDR"] = cfg.vault_addr
     if token := tokens.get(spec.name):
         env[f"{p}VAULT_TOKEN"] = token

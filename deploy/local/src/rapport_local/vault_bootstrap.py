@@ -26,6 +26,8 @@ TRANSIT_MOUNT = "transit"
 IDENTITY_JWT_KEY = "identity-jwt"
 # Encrypts identity's TOTP secrets; derived, so a ciphertext only opens for its own account.
 IDENTITY_TOTP_KEY = "identity-totp"
+# Encrypts billing's diagnosis codes (PHI); derived, so a ciphertext opens only for its appointment.
+BILLING_DIAGNOSIS_KEY = "billing-diagnosis"
 TOKEN_META_KEY = "rapport_service"
 
 
@@ -45,12 +47,13 @@ def _ensure_transit(client: hvac.Client) -> None:
 
 
 def _ensure_identity_key(client: hvac.Client) -> None:
-    try:
-        client.secrets.transit.read_key(IDENTITY_TOTP_KEY, mount_point=TRANSIT_MOUNT)
-    except InvalidPath:
-        client.secrets.transit.create_key(
-            IDENTITY_TOTP_KEY, key_type="aes256-gcm96", derived=True, mount_point=TRANSIT_MOUNT
-        )
+    for derived in (IDENTITY_TOTP_KEY, BILLING_DIAGNOSIS_KEY):
+        try:
+            client.secrets.transit.read_key(derived, mount_point=TRANSIT_MOUNT)
+        except InvalidPath:
+            client.secrets.transit.create_key(
+                derived, key_type="aes256-gcm96", derived=True, mount_point=TRANSIT_MOUNT
+            )
     try:
         client.secrets.transit.read_key(IDENTITY_JWT_KEY, mount_point=TRANSIT_MOUNT)
     except InvalidPath:

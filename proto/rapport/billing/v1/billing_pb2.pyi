@@ -35,7 +35,7 @@ class StatusChange(_message.Message):
     def __init__(self, status: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("invoice_id", "appointment_id", "client_id", "therapist_id", "clinic_id", "amount", "paid", "status", "earned", "history", "appointment_start", "created_at", "list_price")
+    __slots__ = ("invoice_id", "appointment_id", "client_id", "therapist_id", "clinic_id", "amount", "paid", "status", "earned", "history", "appointment_start", "created_at", "list_price", "refund_due")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     APPOINTMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class Invoice(_message.Message):
     APPOINTMENT_START_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     LIST_PRICE_FIELD_NUMBER: _ClassVar[int]
+    REFUND_DUE_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     appointment_id: str
     client_id: str
@@ -62,7 +63,8 @@ class Invoice(_message.Message):
     appointment_start: _timestamp_pb2.Timestamp
     created_at: _timestamp_pb2.Timestamp
     list_price: _money_pb2.Money
-    def __init__(self, invoice_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., client_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., earned: _Optional[bool] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., appointment_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., list_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    refund_due: _money_pb2.Money
+    def __init__(self, invoice_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., client_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., earned: _Optional[bool] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., appointment_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., list_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refund_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class ListInvoicesRequest(_message.Message):
     __slots__ = ("limit", "cursor")
@@ -127,7 +129,7 @@ class SlidingScaleRate(_message.Message):
     def __init__(self, client_id: _Optional[str] = ..., rate_bps: _Optional[int] = ...) -> None: ...
 
 class ClinicBilling(_message.Message):
-    __slots__ = ("clinic_id", "payment_first", "sliding_scale", "has_no_show_fee", "no_show_fee_minor", "commission_bps", "currency")
+    __slots__ = ("clinic_id", "payment_first", "sliding_scale", "has_no_show_fee", "no_show_fee_minor", "commission_bps", "currency", "stripe_account")
     CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_FIRST_FIELD_NUMBER: _ClassVar[int]
     SLIDING_SCALE_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +137,7 @@ class ClinicBilling(_message.Message):
     NO_SHOW_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
     COMMISSION_BPS_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    STRIPE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     clinic_id: str
     payment_first: bool
     sliding_scale: _containers.RepeatedCompositeFieldContainer[SlidingScaleRate]
@@ -142,7 +145,8 @@ class ClinicBilling(_message.Message):
     no_show_fee_minor: int
     commission_bps: int
     currency: str
-    def __init__(self, clinic_id: _Optional[str] = ..., payment_first: _Optional[bool] = ..., sliding_scale: _Optional[_Iterable[_Union[SlidingScaleRate, _Mapping]]] = ..., has_no_show_fee: _Optional[bool] = ..., no_show_fee_minor: _Optional[int] = ..., commission_bps: _Optional[int] = ..., currency: _Optional[str] = ...) -> None: ...
+    stripe_account: str
+    def __init__(self, clinic_id: _Optional[str] = ..., payment_first: _Optional[bool] = ..., sliding_scale: _Optional[_Iterable[_Union[SlidingScaleRate, _Mapping]]] = ..., has_no_show_fee: _Optional[bool] = ..., no_show_fee_minor: _Optional[int] = ..., commission_bps: _Optional[int] = ..., currency: _Optional[str] = ..., stripe_account: _Optional[str] = ...) -> None: ...
 
 class GetClinicBillingRequest(_message.Message):
     __slots__ = ("clinic_id",)
@@ -231,7 +235,7 @@ class PayoutLine(_message.Message):
     def __init__(self, invoice_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., earned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gross: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., commission: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fees: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class PayoutStatement(_message.Message):
-    __slots__ = ("therapist_id", "period", "currency", "lines", "sessions", "gross", "commission", "fees", "net", "ledger_net", "reconciled")
+    __slots__ = ("therapist_id", "period", "currency", "lines", "sessions", "gross", "commission", "fees", "net", "ledger_net", "reconciled", "payout_status", "payout_reference")
     THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +247,8 @@ class PayoutStatement(_message.Message):
     NET_FIELD_NUMBER: _ClassVar[int]
     LEDGER_NET_FIELD_NUMBER: _ClassVar[int]
     RECONCILED_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAYOUT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     therapist_id: str
     period: str
     currency: str
@@ -254,7 +260,9 @@ class PayoutStatement(_message.Message):
     net: _money_pb2.Money
     ledger_net: _money_pb2.Money
     reconciled: bool
-    def __init__(self, therapist_id: _Optional[str] = ..., period: _Optional[str] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[PayoutLine, _Mapping]]] = ..., sessions: _Optional[int] = ..., gross: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., commission: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fees: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., ledger_net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reconciled: _Optional[bool] = ...) -> None: ...
+    payout_status: str
+    payout_reference: str
+    def __init__(self, therapist_id: _Optional[str] = ..., period: _Optional[str] = ..., currency: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[PayoutLine, _Mapping]]] = ..., sessions: _Optional[int] = ..., gross: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., commission: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fees: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., ledger_net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reconciled: _Optional[bool] = ..., payout_status: _Optional[str] = ..., payout_reference: _Optional[str] = ...) -> None: ...
 
 class GetPayoutStatementResponse(_message.Message):
     __slots__ = ("statement",)
@@ -343,3 +351,35 @@ class HandleStripeWebhookResponse(_message.Message):
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     applied: bool
     def __init__(self, applied: _Optional[bool] = ...) -> None: ...
+
+class RecordManualRefundRequest(_message.Message):
+    __slots__ = ("invoice_id", "amount", "method", "reference")
+    INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    invoice_id: str
+    amount: _money_pb2.Money
+    method: str
+    reference: str
+    def __init__(self, invoice_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., method: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class RecordManualRefundResponse(_message.Message):
+    __slots__ = ("invoice",)
+    INVOICE_FIELD_NUMBER: _ClassVar[int]
+    invoice: Invoice
+    def __init__(self, invoice: _Optional[_Union[Invoice, _Mapping]] = ...) -> None: ...
+
+class SetClinicStripeAccountRequest(_message.Message):
+    __slots__ = ("clinic_id", "account_id")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    account_id: str
+    def __init__(self, clinic_id: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class SetClinicStripeAccountResponse(_message.Message):
+    __slots__ = ("billing",)
+    BILLING_FIELD_NUMBER: _ClassVar[int]
+    billing: ClinicBilling
+    def __init__(self, billing: _Optional[_Union[ClinicBilling, _Mapping]] = ...) -> None: ...

@@ -86,6 +86,16 @@ class BillingServiceStub:
                 request_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.SerializeToString,
                 response_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookResponse.FromString,
                 _registered_method=True)
+        self.RecordManualRefund = channel.unary_unary(
+                '/rapport.billing.v1.BillingService/RecordManualRefund',
+                request_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RecordManualRefundRequest.SerializeToString,
+                response_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RecordManualRefundResponse.FromString,
+                _registered_method=True)
+        self.SetClinicStripeAccount = channel.unary_unary(
+                '/rapport.billing.v1.BillingService/SetClinicStripeAccount',
+                request_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.SetClinicStripeAccountRequest.SerializeToString,
+                response_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.SetClinicStripeAccountResponse.FromString,
+                _registered_method=True)
 
 
 class BillingServiceServicer:
@@ -161,6 +171,20 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordManualRefund(self, request, context):
+        """A clinic admin records money returned to a client outside the processor (cash, transfer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetClinicStripeAccount(self, request, context):
+        """A clinic admin links the clinic's Stripe Connect account (destination of its charges).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BillingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +237,16 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.HandleStripeWebhook,
                     request_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.FromString,
                     response_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookResponse.SerializeToString,
+            ),
+            'RecordManualRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordManualRefund,
+                    request_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RecordManualRefundRequest.FromString,
+                    response_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RecordManualRefundResponse.SerializeToString,
+            ),
+            'SetClinicStripeAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetClinicStripeAccount,
+                    request_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.SetClinicStripeAccountRequest.FromString,
+                    response_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.SetClinicStripeAccountResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -487,6 +521,60 @@ class BillingService:
             '/rapport.billing.v1.BillingService/HandleStripeWebhook',
             rapport_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookRequest.SerializeToString,
             rapport_dot_billing_dot_v1_dot_billing__pb2.HandleStripeWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordManualRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.billing.v1.BillingService/RecordManualRefund',
+            rapport_dot_billing_dot_v1_dot_billing__pb2.RecordManualRefundRequest.SerializeToString,
+            rapport_dot_billing_dot_v1_dot_billing__pb2.RecordManualRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetClinicStripeAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.billing.v1.BillingService/SetClinicStripeAccount',
+            rapport_dot_billing_dot_v1_dot_billing__pb2.SetClinicStripeAccountRequest.SerializeToString,
+            rapport_dot_billing_dot_v1_dot_billing__pb2.SetClinicStripeAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -217,7 +217,7 @@ class CancellationPolicy(_message.Message):
     def __init__(self, window_hours: _Optional[int] = ..., late_fee: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Clinic(_message.Message):
-    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy", "status", "approved_at", "full_view", "booking_limits")
+    __slots__ = ("clinic_id", "name", "currency", "timezone", "commission_bps", "cancellation_policy", "status", "approved_at", "full_view", "booking_limits", "payment_first")
     CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +228,7 @@ class Clinic(_message.Message):
     APPROVED_AT_FIELD_NUMBER: _ClassVar[int]
     FULL_VIEW_FIELD_NUMBER: _ClassVar[int]
     BOOKING_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIRST_FIELD_NUMBER: _ClassVar[int]
     clinic_id: str
     name: str
     currency: str
@@ -238,7 +239,8 @@ class Clinic(_message.Message):
     approved_at: _timestamp_pb2.Timestamp
     full_view: bool
     booking_limits: BookingLimits
-    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ..., status: _Optional[_Union[ClinicStatus, str]] = ..., approved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full_view: _Optional[bool] = ..., booking_limits: _Optional[_Union[BookingLimits, _Mapping]] = ...) -> None: ...
+    payment_first: bool
+    def __init__(self, clinic_id: _Optional[str] = ..., name: _Optional[str] = ..., currency: _Optional[str] = ..., timezone: _Optional[str] = ..., commission_bps: _Optional[int] = ..., cancellation_policy: _Optional[_Union[CancellationPolicy, _Mapping]] = ..., status: _Optional[_Union[ClinicStatus, str]] = ..., approved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., full_view: _Optional[bool] = ..., booking_limits: _Optional[_Union[BookingLimits, _Mapping]] = ..., payment_first: _Optional[bool] = ...) -> None: ...
 
 class BookingLimits(_message.Message):
     __slots__ = ("per_therapist", "per_client")
@@ -255,6 +257,20 @@ class GetClinicRequest(_message.Message):
     def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
 
 class GetClinicResponse(_message.Message):
+    __slots__ = ("clinic",)
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    clinic: Clinic
+    def __init__(self, clinic: _Optional[_Union[Clinic, _Mapping]] = ...) -> None: ...
+
+class SetClinicPaymentFirstRequest(_message.Message):
+    __slots__ = ("clinic_id", "payment_first")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIRST_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    payment_first: bool
+    def __init__(self, clinic_id: _Optional[str] = ..., payment_first: _Optional[bool] = ...) -> None: ...
+
+class SetClinicPaymentFirstResponse(_message.Message):
     __slots__ = ("clinic",)
     CLINIC_FIELD_NUMBER: _ClassVar[int]
     clinic: Clinic
@@ -303,6 +319,24 @@ class GetTherapistProfileResponse(_message.Message):
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     profile: TherapistProfile
     def __init__(self, profile: _Optional[_Union[TherapistProfile, _Mapping]] = ...) -> None: ...
+
+class GetBookingContextRequest(_message.Message):
+    __slots__ = ("therapist_id",)
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    def __init__(self, therapist_id: _Optional[str] = ...) -> None: ...
+
+class GetBookingContextResponse(_message.Message):
+    __slots__ = ("user", "profile", "clinic", "eligibility")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBILITY_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    profile: TherapistProfile
+    clinic: Clinic
+    eligibility: CheckEligibilityResponse
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., profile: _Optional[_Union[TherapistProfile, _Mapping]] = ..., clinic: _Optional[_Union[Clinic, _Mapping]] = ..., eligibility: _Optional[_Union[CheckEligibilityResponse, _Mapping]] = ...) -> None: ...
 
 class RefreshRequest(_message.Message):
     __slots__ = ("refresh_token",)
@@ -431,6 +465,26 @@ class ApproveClinicRequest(_message.Message):
     def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
 
 class ApproveClinicResponse(_message.Message):
+    __slots__ = ("clinic",)
+    CLINIC_FIELD_NUMBER: _ClassVar[int]
+    clinic: Clinic
+    def __init__(self, clinic: _Optional[_Union[Clinic, _Mapping]] = ...) -> None: ...
+
+class UpdateClinicTermsRequest(_message.Message):
+    __slots__ = ("clinic_id", "cancellation_window_hours", "late_cancellation_fee_minor", "max_active_bookings_per_therapist", "max_active_bookings_per_client")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_WINDOW_HOURS_FIELD_NUMBER: _ClassVar[int]
+    LATE_CANCELLATION_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIVE_BOOKINGS_PER_THERAPIST_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIVE_BOOKINGS_PER_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    cancellation_window_hours: int
+    late_cancellation_fee_minor: int
+    max_active_bookings_per_therapist: int
+    max_active_bookings_per_client: int
+    def __init__(self, clinic_id: _Optional[str] = ..., cancellation_window_hours: _Optional[int] = ..., late_cancellation_fee_minor: _Optional[int] = ..., max_active_bookings_per_therapist: _Optional[int] = ..., max_active_bookings_per_client: _Optional[int] = ...) -> None: ...
+
+class UpdateClinicTermsResponse(_message.Message):
     __slots__ = ("clinic",)
     CLINIC_FIELD_NUMBER: _ClassVar[int]
     clinic: Clinic

@@ -71,10 +71,20 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.FromString,
                 _registered_method=True)
+        self.SetClinicPaymentFirst = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/SetClinicPaymentFirst',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstResponse.FromString,
+                _registered_method=True)
         self.GetTherapistProfile = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/GetTherapistProfile',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
+                _registered_method=True)
+        self.GetBookingContext = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetBookingContext',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextResponse.FromString,
                 _registered_method=True)
         self.Refresh = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/Refresh',
@@ -125,6 +135,11 @@ class IdentityServiceStub:
                 '/rapport.identity.v1.IdentityService/ApproveClinic',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.FromString,
+                _registered_method=True)
+        self.UpdateClinicTerms = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/UpdateClinicTerms',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsResponse.FromString,
                 _registered_method=True)
         self.PutTherapistProfile = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/PutTherapistProfile',
@@ -211,8 +226,25 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetClinicPaymentFirst(self, request, context):
+        """The clinic's admin sets whether its clients pay before a booking is confirmed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTherapistProfile(self, request, context):
         """A therapist's public profile, with session types and prices. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBookingContext(self, request, context):
+        """What a booking needs to know, in one call with the caller's token: the caller (read exactly,
+        so a revoked token is refused at once, as GetMe), the therapist's profile, the terms of their
+        clinic (as GetClinic shows them to the caller) and whether the therapist may see the caller
+        where the caller lives (as CheckEligibility). Scheduling asks at every booking.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -291,6 +323,16 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateClinicTerms(self, request, context):
+        """The clinic's admin (or a platform operator, multi-factor) changes its booking terms: the
+        cancellation window, the late fee and the booking limits. Fields left unset keep their value.
+        Scheduling reads the terms at each booking; a booked session keeps the policy it was booked
+        under.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutTherapistProfile(self, request, context):
         """The therapist writes their own public profile.
         """
@@ -364,10 +406,20 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetClinicResponse.SerializeToString,
             ),
+            'SetClinicPaymentFirst': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetClinicPaymentFirst,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstResponse.SerializeToString,
+            ),
             'GetTherapistProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTherapistProfile,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.SerializeToString,
+            ),
+            'GetBookingContext': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBookingContext,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextResponse.SerializeToString,
             ),
             'Refresh': grpc.unary_unary_rpc_method_handler(
                     servicer.Refresh,
@@ -418,6 +470,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ApproveClinic,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.SerializeToString,
+            ),
+            'UpdateClinicTerms': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateClinicTerms,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsResponse.SerializeToString,
             ),
             'PutTherapistProfile': grpc.unary_unary_rpc_method_handler(
                     servicer.PutTherapistProfile,
@@ -647,6 +704,33 @@ class IdentityService:
             _registered_method=True)
 
     @staticmethod
+    def SetClinicPaymentFirst(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/SetClinicPaymentFirst',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.SetClinicPaymentFirstResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetTherapistProfile(request,
             target,
             options=(),
@@ -663,6 +747,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/GetTherapistProfile',
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.GetTherapistProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBookingContext(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetBookingContext',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.GetBookingContextResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -933,6 +1044,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/ApproveClinic',
             rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.ApproveClinicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateClinicTerms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/UpdateClinicTerms',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.UpdateClinicTermsResponse.FromString,
             options,
             channel_credentials,
             insecure,

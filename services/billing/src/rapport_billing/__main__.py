@@ -13,6 +13,7 @@ from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Servicer, client_channel
 from rapport_platform.store import Store
 from rapport_platform.timestamps import millisecond_clock, utc_now
+from rapport_platform.vault import SecretBox, Vault
 
 from rapport_billing.api import BillingApi
 from rapport_billing.events import consumers
@@ -34,19 +35,26 @@ def create(settings: BillingSettings, *, clock: Callable[[], datetime] = utc_now
         settings.identity_addr, timeout_s=settings.identity_timeout_seconds
     )
     verifier = identity_verifier(identity_channel)  # signatures and revoked token versions
+    vault = Vault(settings)
     billing = Billing(
         store,
         outbox,
         make_provider(settings),
         settings,
-        identity=Identity(identity_channel, settings.identity_timeout_seconds),
+        identity=Identity(
+            identity_channel, settings.identity_timeout_seconds, settings.service_token_key
+        ),
         clock=clock,
+        diagnoses=SecretBox(vault, settings.diagnosis_key_name),
     )
-    loops = (
-        [billing.run, *(c.run for c in consumers(bus, billing, settings))]
-        if settings.workers_enabled
-        else []
-    )
+    loops = [
+        vault.keep_token_alive,
+        *(
+            [billing.run, *(c.run for c in consumers(bus, billing, settings))]
+            if settings.workers_enabled
+            else []
+        ),
+    ]
     app = ServiceApp(
         NAME,
         settings,
@@ -55,6 +63,9 @@ def create(settings: BillingSettings, *, clock: Callable[[], datetime] = utc_now
         outbox=outbox,
         indexes=INDEXES,
         loops=loops,
+        # No Vault readiness check: only superbills need it (503 alone while it is down);
+        # payments and webhooks keep working.
+        on_start=[vault.login],
         on_stop=[identity_channel.close],
     )
     app.billing = billing  # type: ignore[attr-defined]  # for tests: use cases without gRPC

@@ -37,6 +37,7 @@ def invoice_to_pb(i: domain.Invoice) -> pb.Invoice:
         appointment_start=to_timestamp(i.start),
         created_at=to_timestamp(i.created_at),
         list_price=money(i.list_price, i.currency),
+        refund_due=money(i.refund_due, i.currency),
     )
 
 
@@ -52,6 +53,7 @@ def clinic_to_pb(doc: dict[str, Any]) -> pb.ClinicBilling:
         no_show_fee_minor=int(doc.get("no_show_fee_minor", 0)),
         commission_bps=int(doc.get("commission_bps", 0)),
         currency=str(doc.get("currency", "")),
+        stripe_account=str(doc.get("stripe_account", "")),
     )
 
 
@@ -94,6 +96,26 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
             request.method,
         )
         return pb.RecordManualPaymentResponse(invoice=invoice_to_pb(inv))
+
+    async def RecordManualRefund(
+        self, request: pb.RecordManualRefundRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordManualRefundResponse:
+        who = await self.verifier.authenticate(context)
+        inv = await self.billing.record_manual_refund(
+            who,
+            request.invoice_id,
+            request.amount.amount_minor,
+            request.amount.currency,
+            request.method,
+        )
+        return pb.RecordManualRefundResponse(invoice=invoice_to_pb(inv))
+
+    async def SetClinicStripeAccount(
+        self, request: pb.SetClinicStripeAccountRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetClinicStripeAccountResponse:
+        who = await self.verifier.authenticate(context)
+        doc = await self.billing.set_stripe_account(who, request.clinic_id, request.account_id)
+        return pb.SetClinicStripeAccountResponse(billing=clinic_to_pb(doc))
 
     async def GetClinicBilling(
         self, request: pb.GetClinicBillingRequest, context: grpc.aio.ServicerContext
@@ -161,6 +183,8 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
                 net=money(s.net, c),
                 ledger_net=money(s.ledger_net, c),
                 reconciled=s.reconciled,
+                payout_status=s.payout_status,
+                payout_reference=s.payout_reference,
             )
         )
 

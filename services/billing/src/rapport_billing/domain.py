@@ -42,16 +42,18 @@ _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # Invoice statuses.
 OPEN, AUTHORIZED, PAID, VOID, REFUNDED = "open", "authorized", "paid", "void", "refunded"
 # Journal entry kinds.
-ISSUE, ADJUST, PAYMENT, EARN, VOID_ENTRY, REFUND = (
+ISSUE, ADJUST, PAYMENT, EARN, VOID_ENTRY, REFUND_ENTRY, PAYOUT = (
     "issue",
     "adjust",
     "payment",
     "earn",
     "void",
     "refund",
+    "payout",
 )
 # Provider-side work an invoice waits for (done by the billing worker, outside transactions).
-NO_ACTION, CAPTURE, RELEASE = "", "capture", "release"
+NO_ACTION, CAPTURE, RELEASE, REFUND = "", "capture", "release", "refund"
+_STRIPE_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -282,6 +284,15 @@ class Invoice:
     action_attempts: int = 0
     # What the relay measured (for the superbill).
     connected_seconds: int | None = None
+    # The Connect account the charge's funds go to (a destination charge); "" for none.
+    destination: str = ""
+    # Received through Stripe (a refund of it goes back through Stripe).
+    stripe_paid: int = 0
+    # Owed back to the client, not yet confirmed returned; `refund_stripe` of it goes through
+    # Stripe (requested as `refund_id`), the rest is returned by hand and recorded by an admin.
+    refund_due: int = 0
+    refund_stripe: int = 0
+    refund_id: str = ""
     history: tuple[StatusChange, ...] = field(default=())
 
     @property
@@ -468,6 +479,8 @@ def receive(
     )
     paid = inv.paid + amount
     changes: dict[str, Any] = {"paid": paid}
+    if provider == "stripe":
+        changes["stripe_paid"] = inv.stripe_paid + amount
     status = inv.status
     if paid >= inv.amount:
         status = PAID
@@ -519,8 +532,9 @@ def earn(inv: Invoice, commission_bps: int, platform_fee_bps: int, now: datetime
 
 
 def void(inv: Invoice, now: datetime) -> Outcome:
-    """Early cancellation or an expired hold: reverse what is still owed, refund what was paid,
-    release an authorization."""
+    """Early cancellation or an expired hold: reverse what is owed and release an authorization.
+    What was paid becomes owed back (the receivable goes negative); it is refunded through Stripe
+    (a pending action) or by an admin, and posted only once confirmed."""
     if inv.status in (VOID, REFUNDED):
         return Outcome(inv)
     if inv.earned:
@@ -540,38 +554,96 @@ def void(inv: Invoice, now: datetime) -> Outcome:
                 ],
             )
         )
-    refunded, events = inv.paid, []
-    if refunded:
-        entries.append(_refund_entry(inv, refunded, now, "void"))
-        events.append("refund_issued")
+    owed = inv.refund_due + inv.paid
+    via_stripe = inv.refund_stripe + min(inv.paid, inv.stripe_paid)
     # An open payment at the processor (authorized, or still awaiting the client) is cancelled,
-    # so nobody can complete it later.
-    release = bool(inv.payment_id) and inv.provider not in ("", "manual")
-    status = REFUNDED if refunded else VOID
+    # so nobody can complete it later; money it already took is refunded instead.
+    release = bool(inv.payment_id) and inv.provider not in ("", "manual") and not inv.stripe_paid
+    action = REFUND if via_stripe > inv.refund_stripe else (RELEASE if release else NO_ACTION)
     after = _note(
         inv,
-        status,
+        VOID,
         now,
-        status=status,
+        status=VOID,
         amount=0,
         paid=0,
-        pending_action=RELEASE if release else NO_ACTION,
-        next_action_at=now if release else None,
+        stripe_paid=inv.stripe_paid - min(inv.paid, inv.stripe_paid),
+        refund_due=owed,
+        refund_stripe=via_stripe,
+        pending_action=action,
+        next_action_at=now if action else None,
         action_attempts=0,
     )
-    return Outcome(after, tuple(entries), tuple(events), refunded=refunded)
+    return Outcome(after, tuple(entries))
 
 
-def _refund_entry(inv: Invoice, amount: int, now: datetime, why: str) -> JournalEntry:
+def refunded(inv: Invoice, amount: int, provider: str, ref: str, now: datetime) -> Outcome:
+    """The money went back to the client (Stripe confirmed the refund, or an admin recorded it):
+    the refund entry is posted now, and refund_issued published."""
+    check_amount(amount)
+    limit = inv.refund_stripe if provider == "stripe" else inv.refund_due - inv.refund_stripe
+    if amount > limit:
+        raise FailedPrecondition(
+            f"refund exceeds what is owed back ({max(limit, 0)} minor units)", field="amount"
+        )
+    entry = _refund_entry(inv, amount, now, ref, provider)
+    due = inv.refund_due - amount
+    changes: dict[str, Any] = {"refund_due": due}
+    if provider == "stripe":
+        changes["refund_stripe"] = inv.refund_stripe - amount
+        if changes["refund_stripe"] == 0:
+            changes["refund_id"] = ""
+    status = REFUNDED if due == 0 and inv.status == VOID else inv.status
+    after = _note(
+        inv, "refunded" if status == inv.status else status, now, status=status, **changes
+    )
+    return Outcome(after, (entry,), ("refund_issued",), refunded=amount)
+
+
+def refund_failed(inv: Invoice, now: datetime) -> Invoice:
+    """The processor could not return the money: it is still owed, now to be returned by hand
+    (an admin records it)."""
+    return _note(inv, "refund_failed", now, refund_stripe=0, refund_id="", pending_action=NO_ACTION)
+
+
+def authorization_canceled(inv: Invoice, payment_id: str, now: datetime) -> Outcome:
+    """The processor cancelled the payment (released by us, expired, or by the client): nothing
+    is held any more. An authorized invoice is open again (paid another way, or a new attempt);
+    a held booking that stays unpaid lapses as usual. Publishes payment_failed when billing
+    relied on that authorization."""
+    holding = inv.authorized or inv.pending_action in (CAPTURE, RELEASE)
+    if inv.payment_id != payment_id or not (holding or inv.status == AUTHORIZED):
+        return Outcome(inv)  # another payment, or told twice
+    relied = inv.status == AUTHORIZED
+    changes: dict[str, Any] = {"authorized": 0}
+    if inv.pending_action in (CAPTURE, RELEASE):
+        changes.update(pending_action=NO_ACTION, next_action_at=None)
+    if relied:
+        changes["status"] = OPEN
+    after = _note(inv, "authorization_canceled", now, **changes)
+    return Outcome(after, (), ("payment_failed",) if relied else ())
+
+
+def check_stripe_account(account_id: str) -> str:
+    if not _STRIPE_ACCOUNT.match(account_id):
+        raise InvalidArgument(
+            "account_id must be a Stripe account id (acct_...)", field="account_id"
+        )
+    return account_id
+
+
+def _refund_entry(
+    inv: Invoice, amount: int, now: datetime, why: str, provider: str = ""
+) -> JournalEntry:
     return journal(
         f"{inv.invoice_id}:refund:{why}",
-        REFUND,
+        REFUND_ENTRY,
         inv.invoice_id,
         inv.clinic_id,
         now,
         [
             (client_receivable(inv.client_id), amount, inv.currency),
-            (payment_clearing(inv.provider or "manual"), -amount, inv.currency),
+            (payment_clearing(provider or inv.provider or "manual"), -amount, inv.currency),
         ],
     )
 
@@ -605,12 +677,20 @@ def charge_fee(
                 ],
             )
         )
-    refunded = max(inv.paid - fee, 0)
-    if refunded:
-        entries.append(_refund_entry(inv, refunded, now, "fee"))
-        events.append("refund_issued")
-    paid = inv.paid - refunded
+    # An overpayment becomes owed back (posted when returned, like a void's).
+    back = max(inv.paid - fee, 0)
+    back_stripe = min(back, inv.stripe_paid)
+    paid = inv.paid - back
     status = PAID if paid >= fee else inv.status
+    changes: dict[str, Any] = {}
+    if back:
+        changes = {
+            "refund_due": inv.refund_due + back,
+            "refund_stripe": inv.refund_stripe + back_stripe,
+            "stripe_paid": inv.stripe_paid - back_stripe,
+        }
+        if back_stripe:
+            changes.update(pending_action=REFUND, next_action_at=now, action_attempts=0)
     reduced = _note(
         inv,
         "fee_only",
@@ -619,11 +699,10 @@ def charge_fee(
         paid=paid,
         status=status,
         authorized=min(inv.authorized, fee) if inv.status == AUTHORIZED else inv.authorized,
+        **changes,
     )
     earned = earn(reduced, commission_bps, platform_fee_bps, now)
-    return Outcome(
-        earned.invoice, (*entries, *earned.entries), (*events, *earned.events), refunded=refunded
-    )
+    return Outcome(earned.invoice, (*entries, *earned.entries), (*events, *earned.events))
 
 
 def action_failed(inv: Invoice, now: datetime, backoff_s: Sequence[float]) -> Invoice:
@@ -711,6 +790,9 @@ class PayoutStatement:
     fees: int
     net: int
     ledger_net: int
+    # The closed month's payout: "", pending, in_transit, paid, failed or not_connected.
+    payout_status: str = ""
+    payout_reference: str = ""
 
     @property
     def reconciled(self) -> bool:
@@ -749,6 +831,30 @@ def payout_statement(
         fees=sum(x.fees for x in lines),
         net=sum(x.net for x in lines),
         ledger_net=ledger_credit,
+    )
+
+
+def payout_entry(
+    payout_id: str,
+    therapist_id: str,
+    clinic_id: str,
+    amount: int,
+    currency: str,
+    provider: str,
+    now: datetime,
+) -> JournalEntry:
+    """A statement paid out: what the practice owed the therapist leaves as cash."""
+    check_amount(amount)
+    return journal(
+        f"payout:{payout_id}",
+        PAYOUT,
+        "",
+        clinic_id,
+        now,
+        [
+            (therapist_payable(therapist_id), amount, currency),
+            (payment_clearing(provider), -amount, currency),
+        ],
     )
 
 

@@ -7,6 +7,7 @@ What billing publishes is in service.py (always through the outbox)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.events.v1 import identity_pb2 as identity_events
@@ -53,6 +54,13 @@ def facts(
     )
 
 
+_MESSAGES: dict[str, Any] = {
+    "appointment_cancelled": sched.AppointmentCancelled,
+    "appointment_no_show": sched.AppointmentNoShow,
+    "appointment_completed": sched.AppointmentCompleted,
+}
+
+
 class SchedulingHandler:
     def __init__(self, billing: Billing, durable: str = SCHEDULING_CONSUMER) -> None:
         self.billing = billing
@@ -61,6 +69,12 @@ class SchedulingHandler:
     async def __call__(self, event: Event) -> None:
         name = event.subject.rsplit(".", 1)[-1]
         b = self.billing
+        # Events that split money ask identity for the clinic's current commission first,
+        # outside the transaction (identity down: the event is retried).
+        fresh: int | None = None
+        if name in ("appointment_cancelled", "appointment_no_show", "appointment_completed"):
+            a = event.parse(_MESSAGES[name]).appointment
+            fresh = await b.fresh_commission(a.appointment_id)
 
         async def effect(session: Session) -> None:
             if name == "appointment_booked":
@@ -83,13 +97,14 @@ class SchedulingHandler:
                     x.appointment.appointment_id,
                     late=x.late,
                     fee=x.late_fee.amount_minor if x.late else 0,
+                    commission_bps=fresh,
                 )
             elif name == "appointment_no_show":
                 n = event.parse(sched.AppointmentNoShow)
-                await b.on_no_show(session, n.appointment.appointment_id)
+                await b.on_no_show(session, n.appointment.appointment_id, commission_bps=fresh)
             elif name == "appointment_completed":
                 done = event.parse(sched.AppointmentCompleted)
-                await b.on_delivered(session, done.appointment.appointment_id)
+                await b.on_delivered(session, done.appointment.appointment_id, commission_bps=fresh)
             # reminder_due and anything added later: nothing to bill.
 
         await consume_once(b.store, self.durable, event.id, effect)
@@ -103,6 +118,7 @@ class SessionEndedHandler:
 
     async def __call__(self, event: Event) -> None:
         m = event.parse(sessions_pb2.SessionEnded)
+        fresh = await self.billing.fresh_commission(m.appointment_id)
 
         async def effect(session: Session) -> None:
             await self.billing.on_delivered(
@@ -110,6 +126,7 @@ class SessionEndedHandler:
                 m.appointment_id,
                 connected_seconds=max(int(m.connected_seconds), 0),
                 modality=m.modality,
+                commission_bps=fresh,
             )
 
         await consume_once(self.billing.store, self.durable, event.id, effect)

@@ -36,16 +36,42 @@ class Authorization:
     status: str
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """A refund or a payout the processor accepted: its id and status (pending, in_transit,
+    succeeded/paid, failed)."""
+
+    ref: str
+    status: str
+
+
 class Provider(Protocol):
     name: str
 
     async def authorize(
-        self, *, invoice_id: str, amount: int, currency: str, fee: int, attempt: int
+        self,
+        *,
+        invoice_id: str,
+        amount: int,
+        currency: str,
+        fee: int,
+        attempt: int,
+        destination: str = "",
     ) -> Authorization: ...
 
     async def capture(self, *, payment_id: str, amount: int, key: str) -> None: ...
 
     async def release(self, *, payment_id: str, key: str) -> None: ...
+
+    async def refund(
+        self, *, payment_id: str, invoice_id: str, amount: int, key: str
+    ) -> Transfer: ...
+
+    async def payout(
+        self, *, account: str, amount: int, currency: str, payout_id: str, key: str
+    ) -> Transfer: ...
+
+    async def check_account(self, account: str) -> None: ...
 
 
 class ManualProvider:
@@ -54,7 +80,14 @@ class ManualProvider:
     name = "manual"
 
     async def authorize(
-        self, *, invoice_id: str, amount: int, currency: str, fee: int, attempt: int
+        self,
+        *,
+        invoice_id: str,
+        amount: int,
+        currency: str,
+        fee: int,
+        attempt: int,
+        destination: str = "",
     ) -> Authorization:
         return Authorization(payment_id=f"manual:{invoice_id}", client_secret="", status="pending")
 
@@ -62,6 +95,18 @@ class ManualProvider:
         return None
 
     async def release(self, *, payment_id: str, key: str) -> None:
+        return None
+
+    async def refund(self, *, payment_id: str, invoice_id: str, amount: int, key: str) -> Transfer:
+        # Never asked: money received by hand is returned by hand, and an admin records it.
+        raise ProviderRefused("manual_provider")
+
+    async def payout(
+        self, *, account: str, amount: int, currency: str, payout_id: str, key: str
+    ) -> Transfer:
+        raise ProviderRefused("manual_provider")
+
+    async def check_account(self, account: str) -> None:
         return None
 
 
@@ -76,12 +121,23 @@ class StripeProvider:
             http_client=stripe.HTTPXClient(timeout=settings.provider_timeout_seconds),
             max_network_retries=0,  # billing retries with its own backoff, with the same key
         )
-        self.webhook_secret = settings.stripe_webhook_secret.get_secret_value()
+        # The platform's endpoint, and the Connect endpoint (connected accounts' events).
+        self.webhook_secrets = [
+            s.get_secret_value()
+            for s in (settings.stripe_webhook_secret, settings.stripe_connect_webhook_secret)
+            if s.get_secret_value()
+        ]
         self.descriptor = settings.statement_descriptor
-        self.destination = settings.stripe_connect_account
 
     async def authorize(
-        self, *, invoice_id: str, amount: int, currency: str, fee: int, attempt: int
+        self,
+        *,
+        invoice_id: str,
+        amount: int,
+        currency: str,
+        fee: int,
+        attempt: int,
+        destination: str = "",
     ) -> Authorization:
         params: dict[str, Any] = {
             "amount": amount,
@@ -91,8 +147,8 @@ class StripeProvider:
             "statement_descriptor_suffix": self.descriptor[:22],
             "metadata": {"invoice_id": invoice_id},
         }
-        if self.destination:
-            params["transfer_data"] = {"destination": self.destination}
+        if destination:
+            params["transfer_data"] = {"destination": destination}
             if fee:
                 params["application_fee_amount"] = fee
         intent = await self._call(
@@ -116,9 +172,53 @@ class StripeProvider:
             self.client.v1.payment_intents.cancel_async(payment_id, None, {"idempotency_key": key})
         )
 
+    async def refund(self, *, payment_id: str, invoice_id: str, amount: int, key: str) -> Transfer:
+        """A Refund of a captured PaymentIntent. With a destination charge the transfer to the
+        connected account and the application fee are reversed in proportion, so the clinic
+        and the platform give back their shares."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_id,
+            "amount": amount,
+            "metadata": {"invoice_id": invoice_id},
+            "reverse_transfer": True,
+            "refund_application_fee": True,
+        }
+        refund = await self._call(
+            self.client.v1.refunds.create_async(params, {"idempotency_key": key})  # type: ignore[arg-type]
+        )
+        return Transfer(str(refund.id), str(refund.status or "pending"))
+
+    async def payout(
+        self, *, account: str, amount: int, currency: str, payout_id: str, key: str
+    ) -> Transfer:
+        """A payout from the connected account's Stripe balance (where destination charges put
+        the money) to its bank: the platform triggers it for a reconciled statement."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "statement_descriptor": self.descriptor[:22],
+            "metadata": {"payout_id": payout_id},
+        }
+        payout = await self._call(
+            self.client.v1.payouts.create_async(
+                params,
+                {"idempotency_key": key, "stripe_account": account},  # type: ignore[arg-type]
+            )
+        )
+        return Transfer(str(payout.id), str(payout.status or "pending"))
+
+    async def check_account(self, account: str) -> None:
+        """The account exists and this platform may act for it (Stripe answers 403/404 if not)."""
+        await self._call(self.client.v1.accounts.retrieve_async(account))
+
     def verify(self, payload: bytes, signature: str) -> stripe.Event:
         """The library's signature check (HMAC over timestamp.payload, with a replay tolerance)."""
-        return self.client.construct_event(payload, signature, self.webhook_secret)
+        for secret in self.webhook_secrets[:-1]:
+            try:
+                return self.client.construct_event(payload, signature, secret)
+            except stripe.SignatureVerificationError:
+                continue
+        return self.client.construct_event(payload, signature, self.webhook_secrets[-1])
 
     @staticmethod
     async def _call(awaitable: Any) -> Any:

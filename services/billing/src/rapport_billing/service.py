@@ -25,6 +25,7 @@ from rapport.events.v1 import billing_pb2 as ev
 from rapport.identity.v1 import identity_pb2 as idpb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport.types.v1.money_pb2 import Money
+from rapport_platform import service_auth
 from rapport_platform.auth import CLIENT, CLINIC_ADMIN, THERAPIST, Principal
 from rapport_platform.errors import (
     FailedPrecondition,
@@ -38,6 +39,7 @@ from rapport_platform.rpc import bearer
 from rapport_platform.store import Session, Store
 from rapport_platform.telemetry import meter
 from rapport_platform.timestamps import to_timestamp
+from rapport_platform.vault import SecretBox
 
 from rapport_billing import domain
 from rapport_billing.providers import (
@@ -45,6 +47,7 @@ from rapport_billing.providers import (
     ProviderDown,
     ProviderRefused,
     StripeProvider,
+    Transfer,
 )
 from rapport_billing.settings import BillingSettings
 from rapport_billing.store import BillingStore
@@ -57,6 +60,7 @@ _entries = meter("rapport.billing").create_counter(
 
 SUBJECT = "rapport.billing.{}"
 WEBHOOK_CONSUMER = "billing-stripe-webhook"
+PAYOUT_POLL_SECONDS = 60.0
 
 
 class UnknownAppointment(Exception):
@@ -77,11 +81,47 @@ _IDENTITY_ERRORS = {
 
 
 class Identity:
-    """The identity questions billing asks, with the caller's own token."""
+    """The identity questions billing asks, with the caller's own token (or, from a consumer
+    with no caller, billing's own service token)."""
 
-    def __init__(self, channel: grpc.aio.Channel, timeout: float) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, timeout: float, service_token_key: str = ""
+    ) -> None:
         self.stub = identity_pb2_grpc.IdentityServiceStub(channel)
         self.timeout = timeout
+        self.service_token_key = service_token_key
+
+    async def commission(self, clinic_id: str) -> int | None:
+        """The clinic's commission now, as identity knows it (a service token bound to the
+        clinic). None without a key (the learnt value applies); identity down: Unavailable, so
+        the event is retried, never split at a stale rate."""
+        if not self.service_token_key:
+            return None
+        metadata = service_auth.mint(
+            self.service_token_key,
+            issuer=service_auth.BILLING,
+            audience=service_auth.IDENTITY,
+            claims={"clinic_id": clinic_id},
+        )
+        try:
+            reply = await self.stub.GetClinic(
+                idpb.GetClinicRequest(clinic_id=clinic_id), metadata=metadata, timeout=self.timeout
+            )
+        except grpc.aio.AioRpcError:
+            raise Unavailable("identity could not tell the clinic's commission") from None
+        if not reply.clinic.full_view:
+            raise Unavailable("identity did not accept billing's service token")
+        return int(reply.clinic.commission_bps)
+
+    async def set_payment_first(
+        self, clinic_id: str, payment_first: bool, who: Principal
+    ) -> idpb.Clinic:
+        reply = await self._call(
+            "SetClinicPaymentFirst",
+            idpb.SetClinicPaymentFirstRequest(clinic_id=clinic_id, payment_first=payment_first),
+            who,
+        )
+        return reply.clinic  # type: ignore[no-any-return]
 
     async def _call(self, method: str, request: object, who: Principal) -> Any:
         try:
@@ -167,7 +207,9 @@ class Billing:
         *,
         identity: Identity | None,
         clock: Clock,
+        diagnoses: SecretBox | None = None,
     ) -> None:
+        self.diagnoses = diagnoses
         self.store = store
         self.repo = BillingStore(store)
         self.outbox = outbox
@@ -200,7 +242,18 @@ class Billing:
         doc = await self.repo.clinic(clinic_id, session)
         return doc or {}
 
-    async def _commission(self, session: Session, clinic_id: str) -> int:
+    async def fresh_commission(self, appointment_id: str) -> int | None:
+        """Before an event that splits money: the clinic's current commission from identity
+        (asked outside the transaction). None: unknown yet, or no service key (learnt value)."""
+        inv = await self.repo.invoice_for(appointment_id)
+        if inv is None or not inv.clinic_id or self.identity is None:
+            return None
+        return await self.identity.commission(inv.clinic_id)
+
+    async def _commission(self, session: Session, clinic_id: str, fresh: int | None = None) -> int:
+        if fresh is not None and clinic_id:
+            await self.repo.set_commission(clinic_id, fresh, session)
+            return fresh
         terms = await self._clinic_terms(session, clinic_id)
         if "commission_bps" not in terms:
             raise UnknownClinic(clinic_id)
@@ -250,23 +303,31 @@ class Billing:
         await self._apply(session, out, now)
 
     async def on_cancelled(
-        self, session: Session, appointment_id: str, *, late: bool, fee: int
+        self,
+        session: Session,
+        appointment_id: str,
+        *,
+        late: bool,
+        fee: int,
+        commission_bps: int | None = None,
     ) -> None:
         now = self.clock()
         inv = await self._known(session, appointment_id)
         if late and fee > 0:
-            commission = await self._commission(session, inv.clinic_id)
+            commission = await self._commission(session, inv.clinic_id, commission_bps)
             out = domain.charge_fee(inv, fee, commission, self.settings.platform_fee_bps, now)
         else:
             out = domain.void(inv, now)
         await self._apply(session, out, now)
 
-    async def on_no_show(self, session: Session, appointment_id: str) -> None:
+    async def on_no_show(
+        self, session: Session, appointment_id: str, *, commission_bps: int | None = None
+    ) -> None:
         now = self.clock()
         inv = await self._known(session, appointment_id)
         terms = await self._clinic_terms(session, inv.clinic_id)
         fee = int(terms["no_show_fee_minor"]) if terms.get("has_no_show_fee") else inv.amount
-        commission = await self._commission(session, inv.clinic_id)
+        commission = await self._commission(session, inv.clinic_id, commission_bps)
         out = domain.charge_fee(inv, fee, commission, self.settings.platform_fee_bps, now)
         await self._apply(session, out, now)
 
@@ -277,6 +338,7 @@ class Billing:
         *,
         connected_seconds: int | None = None,
         modality: str = "",
+        commission_bps: int | None = None,
     ) -> None:
         """session_ended (from the relay) or appointment_completed (from scheduling), whichever
         comes first: the revenue is earned once; the relay's measures are kept for the superbill."""
@@ -287,7 +349,7 @@ class Billing:
             if modality:
                 changes["modality"] = modality
             inv = dataclasses.replace(inv, **changes)
-        commission = await self._commission(session, inv.clinic_id)
+        commission = await self._commission(session, inv.clinic_id, commission_bps)
         out = domain.earn(inv, commission, self.settings.platform_fee_bps, now)
         await self._apply(session, out, now)
 
@@ -316,6 +378,7 @@ class Billing:
         if inv.status == domain.AUTHORIZED:
             raise FailedPrecondition("payment is already authorized", field="appointment_id")
         fee = domain.bps_part(inv.due, self.settings.platform_fee_bps)
+        destination = await self._destination(inv.clinic_id)
         # Each attempt gets its own idempotency key, recorded before the call: a retry after a
         # failure never replays the processor's stored answer to the failed attempt.
         attempt = await self.repo.next_attempt(inv.invoice_id)
@@ -326,6 +389,7 @@ class Billing:
                 currency=inv.currency,
                 fee=fee,
                 attempt=attempt,
+                destination=destination,
             )
         except ProviderDown:
             raise Unavailable("the payment provider is not answering; try again") from None
@@ -337,7 +401,11 @@ class Billing:
             current = await self.repo.invoice(inv.invoice_id, session)
             assert current is not None
             current = dataclasses.replace(
-                current, provider=self.provider.name, payment_id=auth.payment_id, attempt=attempt
+                current,
+                provider=self.provider.name,
+                payment_id=auth.payment_id,
+                attempt=attempt,
+                destination=destination,
             )
             if auth.status == "authorized":
                 return await self._apply(
@@ -351,6 +419,56 @@ class Billing:
         done = await self.store.transaction(tx)
         self.outbox.wake()
         return done, auth.payment_id, auth.client_secret, auth.status
+
+    async def _destination(self, clinic_id: str) -> str:
+        """The Connect account a clinic's charges go to: its own, else the deployment's."""
+        terms = await self._clinic_terms(None, clinic_id) if clinic_id else {}
+        return str(terms.get("stripe_account") or self.settings.stripe_connect_account)
+
+    async def set_stripe_account(
+        self, who: Principal, clinic_id: str, account_id: str
+    ) -> dict[str, Any]:
+        """A clinic admin (with MFA) links the clinic's Connect account; Stripe must know it."""
+        who.require_role(CLINIC_ADMIN).require_mfa().require_clinic(clinic_id)
+        account_id = domain.check_stripe_account(account_id.strip())
+        try:
+            await self.provider.check_account(account_id)
+        except ProviderDown:
+            raise Unavailable("the payment provider is not answering; try again") from None
+        except ProviderRefused:
+            raise FailedPrecondition(
+                "Stripe does not know this account as connected to the platform",
+                field="account_id",
+            ) from None
+        await self._refresh_terms(who, clinic_id)
+        return await self.repo.put_clinic_billing(clinic_id, {"stripe_account": account_id})
+
+    async def record_manual_refund(
+        self, who: Principal, invoice_id: str, amount: int, currency: str, method: str
+    ) -> domain.Invoice:
+        """Money owed back and returned by hand (cash, transfer...): the admin records it."""
+        who.require_role(CLINIC_ADMIN).require_mfa()
+        if method not in domain.MANUAL_METHODS:
+            raise InvalidArgument(
+                f"method must be one of {', '.join(domain.MANUAL_METHODS)}", field="method"
+            )
+        domain.check_amount(amount)
+        domain.check_currency(currency)
+        now = self.clock()
+
+        async def tx(session: Session) -> domain.Invoice:
+            inv = await self.repo.invoice(invoice_id, session) if invoice_id else None
+            if inv is None:
+                raise NotFound("no such invoice", field="invoice_id")
+            who.require_clinic(inv.clinic_id)
+            if currency != inv.currency:
+                raise InvalidArgument(f"this invoice is in {inv.currency}", field="currency")
+            out = domain.refunded(inv, amount, "manual", f"manual:{uuid.uuid4().hex}", now)
+            return await self._apply(session, out, now)
+
+        done = await self.store.transaction(tx)
+        self.outbox.wake()
+        return done
 
     async def record_manual_payment(
         self, who: Principal, invoice_id: str, amount: int, currency: str, method: str
@@ -393,16 +511,27 @@ class Billing:
         now = self.clock()
 
         async def effect(session: Session) -> bool:
+            if event.type in ("payout.paid", "payout.failed"):
+                return await self._payout_update(session, event.type, obj, now)
             inv = None
             invoice_id = (obj.get("metadata") or {}).get("invoice_id", "")
             if invoice_id:
                 inv = await self.repo.invoice(invoice_id, session)
-            if inv is None and obj.get("id"):
-                inv = await self.repo.invoice_by_payment(str(obj.get("id")), session)
+            intent_id = str(obj.get("payment_intent") or obj.get("id") or "")
+            if inv is None and intent_id:
+                inv = await self.repo.invoice_by_payment(intent_id, session)
             if inv is None:
                 log.warning("stripe event %s for no known invoice", event.id)
                 return False
             kind = event.type
+            if kind in ("refund.updated", "refund.failed", "refund.created"):
+                return await self._refund_update(session, inv, obj, now)
+            if kind == "payment_intent.canceled":
+                out = domain.authorization_canceled(inv, str(obj.get("id", "")), now)
+                if out.invoice is inv:
+                    return False
+                await self._apply(session, out, now, code="canceled")
+                return True
             if inv.status in (domain.VOID, domain.REFUNDED):
                 return False  # the worker releases whatever the processor still holds
             if kind == "payment_intent.amount_capturable_updated":
@@ -437,9 +566,69 @@ class Billing:
                 return True
             return False
 
-        applied, _ = await consume_once(self.store, WEBHOOK_CONSUMER, event.id, effect)
+        applied, changed = await consume_once(self.store, WEBHOOK_CONSUMER, event.id, effect)
         self.outbox.wake()
-        return applied
+        # Applied: a new event that changed something (a replay, or news billing already had,
+        # changes nothing).
+        return applied and bool(changed)
+
+    async def _payout_update(
+        self, session: Session, kind: str, obj: dict[str, Any], now: datetime
+    ) -> bool:
+        """A connected account's payout arrived or failed at the bank. Failed: the payout entry
+        is reversed, so the therapist is owed the money again (a person takes it from there)."""
+        pid = str((obj.get("metadata") or {}).get("payout_id", ""))
+        ref = str(obj.get("id", ""))
+        doc = await self.repo.payouts.find_one({"_id": pid}, session=session) if pid else None
+        if doc is None or doc.get("reference") != ref or doc.get("status") in ("paid", "failed"):
+            return False
+        status = "paid" if kind == "payout.paid" else "failed"
+        await self.repo.payouts.update_one(
+            {"_id": pid}, {"$set": {"status": status, f"{status}_at": now}}, session=session
+        )
+        if status == "failed":
+            entry = domain.payout_entry(
+                pid,
+                str(doc["therapist_id"]),
+                str(doc["clinic_id"]),
+                int(doc["net"]),
+                str(doc["currency"]),
+                self.provider.name,
+                now,
+            )
+            # The reversing entry: the same postings, negated (postings are never changed).
+            reversal = domain.journal(
+                f"{entry.entry_id}:reversed",
+                domain.PAYOUT,
+                "",
+                entry.clinic_id,
+                now,
+                [(p.account, -p.amount_minor, p.currency) for p in entry.postings],
+            )
+            await self.repo.append(session, [reversal])
+            log.warning("payout %s failed at the bank", pid)
+        return True
+
+    async def _refund_update(
+        self, session: Session, inv: domain.Invoice, obj: dict[str, Any], now: datetime
+    ) -> bool:
+        """A Stripe Refund changed: succeeded posts the refund entry (once: the invoice forgets
+        the refund id when it is settled); failed leaves the money owed, to return by hand."""
+        ref = str(obj.get("id", ""))
+        if not ref or ref != inv.refund_id:
+            return False
+        status = str(obj.get("status", ""))
+        if status == "succeeded":
+            amount = min(int(obj.get("amount") or 0), inv.refund_stripe)
+            if amount <= 0:
+                return False
+            await self._apply(session, domain.refunded(inv, amount, "stripe", ref, now), now)
+            return True
+        if status in ("failed", "canceled"):
+            await self.repo.save_invoice(session, domain.refund_failed(inv, now))
+            log.warning("stripe refund %s of invoice %s failed", ref, inv.invoice_id)
+            return True
+        return False
 
     # --- the worker: provider actions and lapsed holds --------------------------------------
 
@@ -471,9 +660,17 @@ class Billing:
     async def _act(self, inv: domain.Invoice) -> None:
         key = f"{inv.invoice_id}:{inv.pending_action}:{inv.attempt}"
         amount = inv.due
+        refund: Transfer | None = None
         try:
             if inv.pending_action == domain.CAPTURE:
                 await self.provider.capture(payment_id=inv.payment_id, amount=amount, key=key)
+            elif inv.pending_action == domain.REFUND:
+                # One refund per payment attempt (<invoice>:refund:<attempt>); a retry after no
+                # answer reuses the key, so Stripe never refunds twice.
+                amount = inv.refund_stripe
+                refund = await self.provider.refund(
+                    payment_id=inv.payment_id, invoice_id=inv.invoice_id, amount=amount, key=key
+                )
             else:
                 await self.provider.release(payment_id=inv.payment_id, key=key)
         except ProviderDown:
@@ -486,10 +683,16 @@ class Billing:
             )
             return
         except ProviderRefused as exc:
+            if inv.pending_action == domain.REFUND:
+                log.warning("stripe refused the refund of invoice %s: %s", inv.invoice_id, exc.code)
+                await self._settle(inv, lambda cur, now: domain.refund_failed(cur, now))
+                return
             await self._refused(inv, exc.code)
             return
         if inv.pending_action == domain.CAPTURE:
             await self._captured(inv, amount)
+        elif refund is not None:
+            await self._refund_requested(inv, refund)
         else:
             await self._settle(
                 inv,
@@ -510,6 +713,33 @@ class Billing:
             if cur is None or cur.pending_action != inv.pending_action:
                 return
             await self.repo.save_invoice(session, change(cur, now))
+
+        await self.store.transaction(tx)
+
+    async def _refund_requested(self, inv: domain.Invoice, refund: Transfer) -> None:
+        """Stripe took the refund request: remember its id; the ledger moves when it succeeds
+        (now, if Stripe says so already, else on its refund.updated webhook)."""
+        now = self.clock()
+
+        async def tx(session: Session) -> None:
+            cur = await self.repo.invoice(inv.invoice_id, session)
+            if cur is None or cur.pending_action != domain.REFUND:
+                return
+            cur = dataclasses.replace(
+                cur,
+                pending_action=domain.NO_ACTION,
+                next_action_at=None,
+                refund_id=refund.ref,
+                history=(*cur.history, domain.StatusChange("refund_requested", now)),
+            )
+            if refund.status == "succeeded":
+                await self._apply(
+                    session, domain.refunded(cur, cur.refund_stripe, "stripe", refund.ref, now), now
+                )
+            elif refund.status in ("failed", "canceled"):
+                await self.repo.save_invoice(session, domain.refund_failed(cur, now))
+            else:
+                await self.repo.save_invoice(session, cur)
 
         await self.store.transaction(tx)
 
@@ -554,10 +784,81 @@ class Billing:
 
         await self.store.transaction(tx)
 
+    async def run_payouts_once(self) -> int:
+        """Send due payouts (idempotency key payout:<therapist>:<period>): a payout Stripe
+        accepted is posted at once (payable -> cash); no answer: retried with backoff."""
+        now = self.clock()
+        sent = 0
+        due = self.repo.payouts.find({"status": "pending", "next_action_at": {"$lte": now}})
+        for doc in await due.to_list(50):
+            pid = str(doc["_id"])
+            try:
+                done = await self.provider.payout(
+                    account=doc["account"],
+                    amount=int(doc["net"]),
+                    currency=doc["currency"],
+                    payout_id=pid,
+                    key=f"payout:{pid}",
+                )
+            except ProviderDown:
+                attempts = int(doc.get("attempts", 0)) + 1
+                backoff = self.settings.action_backoff_seconds
+                delay = backoff[min(attempts, len(backoff)) - 1]
+                await self.repo.payouts.update_one(
+                    {"_id": pid, "status": "pending"},
+                    {"$set": {"attempts": attempts, "next_action_at": now + _seconds(delay)}},
+                )
+                continue
+            except ProviderRefused as exc:
+                log.warning("payout %s refused: %s", pid, exc.code)
+                await self.repo.payouts.update_one(
+                    {"_id": pid, "status": "pending"},
+                    {"$set": {"status": "failed", "code": exc.code, "next_action_at": None}},
+                )
+                continue
+            await self._payout_sent(doc, done, now)
+            sent += 1
+        return sent
+
+    async def _payout_sent(self, doc: dict[str, Any], done: Transfer, now: datetime) -> None:
+        async def tx(session: Session) -> None:
+            result = await self.repo.payouts.update_one(
+                {"_id": doc["_id"], "status": "pending"},
+                {
+                    "$set": {
+                        "status": "paid" if done.status == "paid" else "in_transit",
+                        "reference": done.ref,
+                        "next_action_at": None,
+                        "sent_at": now,
+                    }
+                },
+                session=session,
+            )
+            if result.modified_count != 1:
+                return  # another replica recorded it
+            entry = domain.payout_entry(
+                str(doc["_id"]),
+                str(doc["therapist_id"]),
+                str(doc["clinic_id"]),
+                int(doc["net"]),
+                str(doc["currency"]),
+                self.provider.name,
+                now,
+            )
+            await self.repo.append(session, [entry])
+
+        await self.store.transaction(tx)
+
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        payouts_due = loop.time()
         while not stop.is_set():
             try:
                 await self.run_actions_once()
+                # Payouts come once a month: no need to ask the database at every round.
+                if loop.time() >= payouts_due:
+                    payouts_due = loop.time() + PAYOUT_POLL_SECONDS
+                    await self.run_payouts_once()
             except Exception as exc:  # Mongo down: next round
                 log.warning("billing worker round failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
@@ -592,11 +893,13 @@ class Billing:
         return doc or {"_id": clinic_id}
 
     async def _refresh_terms(self, who: Principal, clinic_id: str) -> None:
-        """Commission and currency from identity's clinic terms (the owner of those facts)."""
+        """Commission, currency and payment-first from identity's clinic terms (the owner of
+        those facts; billing keeps a copy to show)."""
         if self.identity is None:
             return
         clinic = await self.identity.clinic(clinic_id, who)
         await self.repo.learn_clinic(clinic_id, clinic.commission_bps, clinic.currency)
+        await self.repo.put_clinic_billing(clinic_id, {"payment_first": clinic.payment_first})
 
     async def put_clinic_billing(
         self,
@@ -619,11 +922,14 @@ class Billing:
             rows.append({"client_id": client_id, "rate_bps": domain.check_rate(rate)})
         if no_show_fee is not None and (no_show_fee < 0 or no_show_fee > 10**9):
             raise InvalidArgument("no_show_fee_minor must be 0 or more", field="no_show_fee_minor")
+        # Payment-first is a booking rule scheduling enforces from identity's clinic terms (like
+        # the cancellation policy): it is written there, with the admin's own token.
+        if self.identity is not None:
+            await self.identity.set_payment_first(clinic_id, payment_first, who)
         await self._refresh_terms(who, clinic_id)
         return await self.repo.put_clinic_billing(
             clinic_id,
             {
-                "payment_first": payment_first,
                 "sliding_scale": rows,
                 "has_no_show_fee": no_show_fee is not None,
                 "no_show_fee_minor": no_show_fee or 0,
@@ -661,15 +967,40 @@ class Billing:
         statement = domain.payout_statement(therapist_id, period, currency, invoices, credited)
         now = self.clock()
         if end <= now and statement.lines and statement.reconciled:
-            await self._payout_ready(statement, now)
+            clinics = {i.clinic_id for i in invoices}
+            await self._payout_ready(statement, clinics.pop() if len(clinics) == 1 else "", now)
+        payout = await self.repo.payouts.find_one({"_id": f"{therapist_id}:{period}"})
+        if payout is not None:
+            statement = dataclasses.replace(
+                statement,
+                payout_status=str(payout.get("status", "")),
+                payout_reference=str(payout.get("reference", "")),
+            )
         return statement
 
-    async def _payout_ready(self, s: domain.PayoutStatement, now: datetime) -> None:
-        """Once per therapist and closed month: payout_ready through the outbox."""
+    async def _payout_ready(self, s: domain.PayoutStatement, clinic_id: str, now: datetime) -> None:
+        """Once per therapist and closed month: payout_ready through the outbox, and a payout
+        for the worker to send from the clinic's Connect account (none linked: the clinic pays
+        the therapist itself, outside Rapport)."""
+        account = ""
+        if isinstance(self.provider, StripeProvider) and clinic_id and s.net > 0:
+            account = await self._destination(clinic_id)
 
         async def tx(session: Session) -> None:
             await self.repo.payouts.insert_one(
-                {"_id": f"{s.therapist_id}:{s.period}", "net": s.net, "at": now}, session=session
+                {
+                    "_id": f"{s.therapist_id}:{s.period}",
+                    "therapist_id": s.therapist_id,
+                    "clinic_id": clinic_id,
+                    "net": s.net,
+                    "currency": s.currency,
+                    "at": now,
+                    "account": account,
+                    "status": "pending" if account else "not_connected",
+                    "next_action_at": now if account else None,
+                    "attempts": 0,
+                },
+                session=session,
             )
             await self.outbox.add(
                 session,
@@ -705,20 +1036,29 @@ class Billing:
         who.require_role(THERAPIST)
         code = domain.check_icd10(code)
         inv = await self._visible(who, appointment_id)
+        if inv.connected_seconds is None:  # before writing: a refused call changes nothing
+            raise FailedPrecondition("the session has not taken place yet")
         licenses: list[dict[str, str]] = []
         if self.identity is not None:
             licenses = [
                 {"kind": lic.kind, "jurisdiction": lic.jurisdiction, "number": lic.number}
                 for lic in await self.identity.licenses(inv.therapist_id, who)
             ]
+        # PHI: only Vault transit's ciphertext is stored (derived key, context: the appointment),
+        # so a copied ciphertext opens for no other appointment.
         doc = {
             "_id": appointment_id,
-            "diagnosis_code": code,
+            "diagnosis_sealed": await self._diagnosis_box().seal(appointment_id, code),
             "licenses": licenses,
             "at": self.clock(),
         }
         await self.repo.superbills.replace_one({"_id": appointment_id}, doc, upsert=True)
         return await self.superbill(who, appointment_id)
+
+    def _diagnosis_box(self) -> _Sealing:
+        if self.diagnoses is None:
+            raise Unavailable("diagnosis codes cannot be sealed: no Vault configured")
+        return _Sealing(self.diagnoses)
 
     async def superbill(self, who: Principal, appointment_id: str) -> dict[str, Any]:
         inv = await self._visible(who, appointment_id)
@@ -728,6 +1068,8 @@ class Billing:
         if inv.connected_seconds is None:
             raise FailedPrecondition("the session has not taken place yet")
         minutes = inv.connected_seconds // 60
+        cpt = domain.cpt_for(minutes)
+        code = await self._diagnosis_box().open(appointment_id, doc["diagnosis_sealed"])
         return {
             "appointment_id": inv.appointment_id,
             "invoice_id": inv.invoice_id,
@@ -736,15 +1078,36 @@ class Billing:
             "clinic_id": inv.clinic_id,
             "service_date": inv.start,
             "connected_minutes": minutes,
-            "cpt_code": domain.cpt_for(minutes),
+            "cpt_code": cpt,
             "modifier": domain.modifier_for(inv.modality),
-            "diagnosis_code": doc["diagnosis_code"],
+            "diagnosis_code": code,
             "licenses": doc.get("licenses", []),
             "charge": inv.amount,
             "paid": inv.paid,
             "currency": inv.currency,
             "modality": inv.modality,
         }
+
+
+class _Sealing:
+    """The SecretBox with Vault's failures as UNAVAILABLE (never the code in a message)."""
+
+    def __init__(self, box: SecretBox) -> None:
+        self.box = box
+
+    async def seal(self, appointment_id: str, code: str) -> str:
+        try:
+            return await self.box.seal(appointment_id, code)
+        except Exception as exc:
+            log.warning("vault could not seal a diagnosis: %s", type(exc).__name__)
+            raise Unavailable("the key service is unavailable; try again") from None
+
+    async def open(self, appointment_id: str, sealed: str) -> str:
+        try:
+            return await self.box.open(appointment_id, sealed)
+        except Exception as exc:
+            log.warning("vault could not open a diagnosis: %s", type(exc).__name__)
+            raise Unavailable("the key service is unavailable; try again") from None
 
 
 def _seconds(value: float) -> timedelta:

@@ -2,10 +2,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import GrpcServiceSettings
+from rapport_platform.settings import GrpcServiceSettings, ServiceTokenKey, VaultSettings
 
 
-class BillingSettings(GrpcServiceSettings):
+class BillingSettings(GrpcServiceSettings, VaultSettings):
     model_config = SettingsConfigDict(env_prefix="RAPPORT_BILLING_", extra="ignore", frozen=True)
 
     grpc_port: int = Field(50055, ge=1, le=65535)
@@ -15,9 +15,15 @@ class BillingSettings(GrpcServiceSettings):
     )
     stripe_api_key: SecretStr = Field(SecretStr(""), description="secret key (sk_...)")
     stripe_webhook_secret: SecretStr = Field(SecretStr(""), description="signing secret (whsec_)")
+    stripe_connect_webhook_secret: SecretStr = Field(
+        SecretStr(""),
+        description="signing secret of the Connect endpoint (connected accounts' payouts)",
+    )
     stripe_api_base: str = Field("", description="override the Stripe API base (tests only)")
     stripe_connect_account: str = Field(
-        "", description="connected account (acct_...) receiving destination charges"
+        "",
+        description="default connected account (acct_...) for clinics that linked none; "
+        "each clinic links its own (PUT /v1/clinics/{id}/stripe-account)",
     )
     statement_descriptor: str = Field(
         "RAPPORT SESSION", min_length=5, max_length=22, description="generic; never PHI"
@@ -39,6 +45,11 @@ class BillingSettings(GrpcServiceSettings):
     park_backoff_seconds: tuple[float, ...] = Field((1.0, 5.0, 15.0, 60.0, 300.0))
     identity_timeout_seconds: float = Field(3.0, gt=0, le=30)
     workers_enabled: bool = Field(True, description="run the consumers and the provider worker")
+    diagnosis_key_name: str = Field(
+        "billing-diagnosis", min_length=1, description="derived transit key sealing ICD-10 codes"
+    )
+    # Signs billing's own questions to identity (a clinic's current commission at earning time).
+    service_token_key: ServiceTokenKey = ""
 
     @field_validator("action_backoff_seconds", "park_backoff_seconds")
     @classmethod

@@ -40,7 +40,7 @@ INDEXES = {
     ],
     CLINICS: [],
     SUPERBILLS: [],
-    PAYOUTS: [],
+    PAYOUTS: [IndexModel([("status", ASCENDING), ("next_action_at", ASCENDING)])],
 }
 
 
@@ -145,7 +145,7 @@ class BillingStore:
     async def due_actions(self, now: datetime, limit: int = 50) -> list[domain.Invoice]:
         cursor = self.invoices.find(
             {
-                "pending_action": {"$in": [domain.CAPTURE, domain.RELEASE]},
+                "pending_action": {"$in": [domain.CAPTURE, domain.RELEASE, domain.REFUND]},
                 "next_action_at": {"$lte": now},
             }
         ).limit(limit)
@@ -174,9 +174,23 @@ class BillingStore:
     async def credited(self, account: str, currency: str, start: datetime, end: datetime) -> int:
         """What the ledger credited `account` between start and end (a positive number)."""
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"postings.account": account, "at": {"$gte": start, "$lt": end}}},
+            # Earned sessions only: a payout (a debit) or its reversal after a failure, in a later
+            # month, must not change how a closed month reconciles.
+            {
+                "$match": {
+                    "postings.account": account,
+                    "kind": domain.EARN,
+                    "at": {"$gte": start, "$lt": end},
+                }
+            },
             {"$unwind": "$postings"},
-            {"$match": {"postings.account": account, "postings.currency": currency}},
+            {
+                "$match": {
+                    "postings.account": account,
+                    "postings.currency": currency,
+                    "postings.amount_minor": {"$lt": 0},
+                }
+            },
             {"$group": {"_id": None, "total": {"$sum": "$postings.amount_minor"}}},
         ]
         rows = [r async for r in await self.entries.aggregate(pipeline)]
@@ -202,6 +216,13 @@ class BillingStore:
             {"$set": {"commission_bps": commission_bps, "currency": currency}},
             upsert=True,
             session=session,
+        )
+
+    async def set_commission(
+        self, clinic_id: str, commission_bps: int, session: Session | None = None
+    ) -> None:
+        await self.clinics.update_one(
+            {"_id": clinic_id}, {"$set": {"commission_bps": commission_bps}}, session=session
         )
 
     async def put_clinic_billing(self, clinic_id: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -112,6 +112,7 @@ def create_app(settings: GatewaySettings) -> EdgeApp:
     app.set_limits(
         max_header_bytes=settings.max_header_bytes, max_body_bytes=settings.max_body_bytes
     )
+    problems.document(app)  # every route's error answers, problem+json, in the OpenAPI
     FastAPIInstrumentor.instrument_app(
         app, excluded_urls="healthz,readyz", server_request_hook=_scrub_span
     )

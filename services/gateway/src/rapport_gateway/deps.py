@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from rapport_platform.rpc import bearer
 from starlette.exceptions import HTTPException
 
@@ -13,12 +14,19 @@ from rapport_gateway.downstream import Downstream
 S = TypeVar("S")
 
 
-def access_token(authorization: Annotated[str | None, Header()] = None) -> str:
+# Declared as the OpenAPI security scheme (client SDKs and Swagger UI know to send it); the
+# missing-token answer stays ours (problem+json).
+bearer_scheme = HTTPBearer(auto_error=False, description="an access token from /v1/auth/login")
+
+
+def access_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
     """The caller's bearer token, passed through untouched: the services verify it themselves."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return token.strip()
+    return token
 
 
 Token = Annotated[str, Depends(access_token)]

@@ -13,6 +13,7 @@ import grpc
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 PROBLEM = "application/problem+json"
@@ -118,3 +119,79 @@ def install(app: Any, retry_after_seconds: int, max_errors: int = 20) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         return problem(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+# --- the error answers, declared in the OpenAPI document ---------------------------------------
+
+
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error answer of the gateway carries them."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None = None
+    field: str | None = Field(None, description="the request field at fault, when one is")
+    errors: list[FieldProblem] | None = Field(None, description="422: each field at fault")
+    errors_omitted: int | None = Field(None, description="422: fields at fault not listed")
+
+
+# What any call at this edge may answer besides its success: FastAPI's routes only declare
+# what they return, and generated client SDKs should know every problem they may meet.
+ERRORS: dict[int, str] = {
+    400: "the body is not valid JSON, or a webhook is not signed",
+    401: "no valid bearer token (missing, expired, revoked), or wrong credentials",
+    403: "the caller's role, clinic or relation to the resource does not allow this",
+    404: "no such resource, or none the caller may know of",
+    409: "conflicts with the resource's state (taken, already done, changed meanwhile)",
+    413: "the request body is too large",
+    422: "the request failed validation; `field` and `errors` say where",
+    429: "too many attempts; see Retry-After",
+    431: "the request headers are too large",
+    503: "a service Rapport depends on is unavailable; see Retry-After",
+}
+OPS_ERRORS = (413, 431, 503)  # health probes take no token and no input
+REF = "#/components/schemas/Problem"
+
+
+def document(app: Any) -> None:
+    """Declare every operation's error answers as application/problem+json in the app's OpenAPI
+    document, once for all routes (a new route is covered without a word)."""
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema  # type: ignore[no-any-return]
+        schema: dict[str, Any] = plain_openapi()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                statuses = OPS_ERRORS if "ops" in operation.get("tags", ()) else ERRORS
+                for status in statuses:
+                    said = responses.get(str(status), {}).get("description")
+                    responses[str(status)] = {
+                        "description": said
+                        if said not in (None, "Validation Error")
+                        else ERRORS[status],
+                        "content": {PROBLEM: {"schema": {"$ref": REF}}},
+                    }
+        # FastAPI's own 422 body is never sent (problem+json is): drop its schemas.
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

@@ -117,6 +117,7 @@ def create(
         clock=now,
         service_token_key=settings.service_token_key,
         scheduling_token_key=settings.scheduling_token_key,
+        billing_token_key=settings.billing_token_key,
     )
     periodic = Periodic(
         store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import uuid
@@ -102,6 +103,7 @@ def clinic_to_pb(c: domain.Clinic, *, full: bool, limits: domain.BookingLimits) 
             per_therapist=limits.per_therapist, per_client=limits.per_client
         ),
         full_view=full,
+        payment_first=c.payment_first,
     )
     if full:
         out.commission_bps = c.commission_bps
@@ -186,10 +188,12 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         service_token_key: str = "",
         scheduling_token_key: str = "",
+        billing_token_key: str = "",
     ) -> None:
         self.store = store
         self.service_token_key = service_token_key
         self.scheduling_token_key = scheduling_token_key
+        self.billing_token_key = billing_token_key
         self.passwords = passwords
         self.outbox = outbox
         self.users = Users(store)
@@ -694,6 +698,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     async def GetClinic(
         self, request: pb.GetClinicRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetClinicResponse:
+        # Billing, splitting a session's price, needs the clinic's current commission (a
+        # service token bound to this clinic): the full view, with no account behind it.
+        if request.clinic_id and service_auth.asserted(
+            context.invocation_metadata(),
+            self.billing_token_key,
+            issuer=service_auth.BILLING,
+            audience=service_auth.IDENTITY,
+            claims={"clinic_id": request.clinic_id},
+        ):
+            found = await self.clinics.by_id(request.clinic_id)
+            if found is None:
+                raise NotFound("no such clinic")
+            return pb.GetClinicResponse(clinic=self._clinic_pb(found, full=True))
         principal = await self._principal(context)
         clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
         if clinic is None:
@@ -708,6 +725,66 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             clinic, role=principal.role, clinic_id=principal.clinic_id, operator=operator
         )
         return pb.GetClinicResponse(clinic=self._clinic_pb(clinic, full=full))
+
+    async def GetBookingContext(
+        self, request: pb.GetBookingContextRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetBookingContextResponse:
+        """GetMe, GetTherapistProfile, GetClinic and CheckEligibility in one call: one token
+        verification and four reads, three of them at once (the clinic needs the profile)."""
+        principal = await self._principal(context)
+        wanted = request.therapist_id
+        users, profile, licenses = await asyncio.gather(
+            self.users.by_ids([principal.user_id, wanted]),
+            self.profiles.by_id(wanted) if wanted else _none(),
+            self.licenses.of(wanted) if wanted else _nothing(),
+        )
+        user, therapist = users.get(principal.user_id), users.get(wanted)
+        if user is None:
+            raise NotFound("this account no longer exists")
+        # Exact, as GetMe: a token voided by a role change books nothing, even a second later.
+        if domain.token_revoked(user, principal.token_version):
+            raise Unauthenticated(
+                "access token was revoked: the account's role changed; refresh or sign in again"
+            )
+        answer = domain.eligibility(
+            therapist,
+            licenses,
+            domain.check_jurisdiction(user.jurisdiction),
+            today=self.now().date(),
+        )
+        reply = pb.GetBookingContextResponse(
+            user=user_to_pb(user),
+            eligibility=pb.CheckEligibilityResponse(
+                eligible=answer.eligible,
+                reason=REASON_TO_PB.get(answer.reason, pb.INELIGIBILITY_REASON_UNSPECIFIED),
+                explanation=answer.explanation,
+                license_id=answer.license_id,
+            ),
+        )
+        if profile is None:  # the caller learns "no such therapist" from scheduling
+            return reply
+        clinic = await self.clinics.by_id(profile.clinic_id)
+        if clinic is None:
+            raise FailedPrecondition("the therapist's clinic does not exist")
+        # The clinic as GetClinic shows it to this caller (a client: the public view).
+        full = domain.sees_full_clinic(
+            clinic, role=principal.role, clinic_id=principal.clinic_id, operator=False
+        )
+        reply.profile.CopyFrom(profile_to_pb(profile, clinic.currency))
+        reply.clinic.CopyFrom(self._clinic_pb(clinic, full=full))
+        return reply
+
+    async def SetClinicPaymentFirst(
+        self, request: pb.SetClinicPaymentFirstRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetClinicPaymentFirstResponse:
+        principal = await self._principal(context)
+        principal.require_role(CLINIC_ADMIN).require_clinic(request.clinic_id)
+        if await self.clinics.by_id(request.clinic_id) is None:
+            raise NotFound("no such clinic")
+        await self.clinics.set_payment_first(request.clinic_id, request.payment_first)
+        clinic = await self.clinics.by_id(request.clinic_id)
+        assert clinic is not None
+        return pb.SetClinicPaymentFirstResponse(clinic=self._clinic_pb(clinic, full=True))
 
     def _clinic_pb(self, clinic: domain.Clinic, *, full: bool) -> pb.Clinic:
         return clinic_to_pb(
@@ -731,6 +808,37 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         current = await self.clinics.by_id(clinic.clinic_id)
         assert current is not None
         return pb.ApproveClinicResponse(clinic=self._clinic_pb(current, full=True))
+
+    async def UpdateClinicTerms(
+        self, request: pb.UpdateClinicTermsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateClinicTermsResponse:
+        principal = await self._principal(context)
+        if not (principal.role == CLINIC_ADMIN and principal.clinic_id == request.clinic_id):
+            # Another clinic's admin is refused unless they are an operator (the flag in the
+            # database decides, and operators act with multi-factor).
+            principal.require_role(CLINIC_ADMIN)
+            caller = await self._caller(principal)
+            if not caller.operator:
+                raise PermissionDenied("only the clinic's admin may change its terms")
+            principal.require_mfa()
+        clinic = await self.clinics.by_id(request.clinic_id) if request.clinic_id else None
+        if clinic is None:
+            raise NotFound("no such clinic")
+
+        def given(name: str) -> int | None:
+            return getattr(request, name) if request.HasField(name) else None
+
+        changed = domain.update_terms(
+            clinic,
+            cancellation_window_hours=given("cancellation_window_hours"),
+            late_fee_minor=given("late_cancellation_fee_minor"),
+            max_active_per_therapist=given("max_active_bookings_per_therapist"),
+            max_active_per_client=given("max_active_bookings_per_client"),
+        )
+        if not await self.clinics.update_terms(clinic, changed):
+            raise FailedPrecondition("the clinic's terms changed meanwhile; try again")
+        log.info("clinic %s terms changed by %s", clinic.clinic_id, principal.user_id)
+        return pb.UpdateClinicTermsResponse(clinic=self._clinic_pb(changed, full=True))
 
     async def CreateInvitation(
         self, request: pb.CreateInvitationRequest, context: grpc.aio.ServicerContext
@@ -1074,3 +1182,11 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             ],
             next_cursor=domain.encode_cursor(page[-1].therapist_id) if more else "",
         )
+
+
+async def _none() -> None:
+    return None
+
+
+async def _nothing() -> list[domain.License]:
+    return []

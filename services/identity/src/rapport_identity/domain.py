@@ -252,6 +252,8 @@ class Clinic:
     # 0: the platform's default (identity's settings), also for records from before the limits.
     max_active_per_therapist: int = 0
     max_active_per_client: int = 0
+    # Clients pay before a booking is confirmed (they book with a hold); scheduling enforces it.
+    payment_first: bool = False
 
     @property
     def approved(self) -> bool:
@@ -278,28 +280,14 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def new_clinic(
+def check_terms(
     *,
-    name: str,
-    currency: str,
-    timezone: str,
-    commission_bps: int,
     cancellation_window_hours: int,
     late_fee_minor: int,
-    now: datetime,
-    admin_user_id: str = "",
-    clinic_id: str | None = None,
-    status: str = CLINIC_PENDING,
-    max_active_per_therapist: int = 0,
-    max_active_per_client: int = 0,
-) -> Clinic:
-    name = clean_text(name, field="name")
-    if not name or len(name) > MAX_CLINIC_NAME:
-        raise InvalidArgument(f"name must be 1 to {MAX_CLINIC_NAME} characters", field="name")
-    if not 0 <= commission_bps <= 10_000:
-        raise InvalidArgument(
-            "commission_bps must be 0 to 10000 basis points", field="commission_bps"
-        )
+    max_active_per_therapist: int,
+    max_active_per_client: int,
+) -> None:
+    """A clinic's booking terms, at founding and at every change."""
     if not 0 <= cancellation_window_hours <= MAX_CANCELLATION_WINDOW_HOURS:
         raise InvalidArgument(
             f"cancellation_window_hours must be 0 to {MAX_CANCELLATION_WINDOW_HOURS}",
@@ -324,6 +312,36 @@ def new_clinic(
             "max_active_bookings_per_client must not be below the per-therapist limit",
             field="max_active_bookings_per_client",
         )
+
+
+def new_clinic(
+    *,
+    name: str,
+    currency: str,
+    timezone: str,
+    commission_bps: int,
+    cancellation_window_hours: int,
+    late_fee_minor: int,
+    now: datetime,
+    admin_user_id: str = "",
+    clinic_id: str | None = None,
+    status: str = CLINIC_PENDING,
+    max_active_per_therapist: int = 0,
+    max_active_per_client: int = 0,
+) -> Clinic:
+    name = clean_text(name, field="name")
+    if not name or len(name) > MAX_CLINIC_NAME:
+        raise InvalidArgument(f"name must be 1 to {MAX_CLINIC_NAME} characters", field="name")
+    if not 0 <= commission_bps <= 10_000:
+        raise InvalidArgument(
+            "commission_bps must be 0 to 10000 basis points", field="commission_bps"
+        )
+    check_terms(
+        cancellation_window_hours=cancellation_window_hours,
+        late_fee_minor=late_fee_minor,
+        max_active_per_therapist=max_active_per_therapist,
+        max_active_per_client=max_active_per_client,
+    )
     return Clinic(
         clinic_id=clinic_id or str(uuid.uuid4()),
         name=name,
@@ -353,6 +371,38 @@ def booking_limits(clinic: Clinic, defaults: BookingLimits) -> BookingLimits:
         per_therapist=clinic.max_active_per_therapist or defaults.per_therapist,
         per_client=clinic.max_active_per_client or defaults.per_client,
     )
+
+
+def update_terms(
+    clinic: Clinic,
+    *,
+    cancellation_window_hours: int | None = None,
+    late_fee_minor: int | None = None,
+    max_active_per_therapist: int | None = None,
+    max_active_per_client: int | None = None,
+) -> Clinic:
+    """The clinic with the given terms changed (None: unchanged), checked as a whole: the
+    per-client limit is compared with the per-therapist one as they will both be."""
+    changed = replace(
+        clinic,
+        cancellation_window_hours=clinic.cancellation_window_hours
+        if cancellation_window_hours is None
+        else cancellation_window_hours,
+        late_fee_minor=clinic.late_fee_minor if late_fee_minor is None else late_fee_minor,
+        max_active_per_therapist=clinic.max_active_per_therapist
+        if max_active_per_therapist is None
+        else max_active_per_therapist,
+        max_active_per_client=clinic.max_active_per_client
+        if max_active_per_client is None
+        else max_active_per_client,
+    )
+    check_terms(
+        cancellation_window_hours=changed.cancellation_window_hours,
+        late_fee_minor=changed.late_fee_minor,
+        max_active_per_therapist=changed.max_active_per_therapist,
+        max_active_per_client=changed.max_active_per_client,
+    )
+    return changed
 
 
 def sees_full_clinic(clinic: Clinic, *, role: str, clinic_id: str, operator: bool) -> bool:

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm
 from rapport_platform.auth import ALGORITHM, JwksCache
-from rapport_platform.vault import Vault
+from rapport_platform.vault import SecretBox, Vault
+
+__all__ = ["SecretBox", "SigningKeys"]  # SecretBox moved to the platform (billing uses it too)
 
 # How long a replica reuses what it read of the transit key (versions, creation times, public
 # keys) for signing and for GetJwks.
@@ -140,40 +142,3 @@ class SigningKeys:
         )
         key = await self._read(fresh=True)
         return self.kid(int(key["latest_version"]))
-
-
-class SecretBox:
-    """Small per-account secrets (TOTP seeds) sealed by a derived transit key: Mongo holds only
-    ciphertext, and a ciphertext opens only under the account id it was sealed for."""
-
-    def __init__(self, vault: Vault, name: str) -> None:
-        self._vault = vault
-        self._name = name
-
-    @staticmethod
-    def _b64(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
-
-    async def seal(self, account_id: str, plaintext: str) -> str:
-        reply = await self._vault.call(
-            "transit.encrypt",
-            lambda c: c.secrets.transit.encrypt_data(
-                self._name,
-                plaintext=self._b64(plaintext),
-                context=self._b64(account_id),
-                mount_point=self._vault.mount,
-            ),
-        )
-        return str(reply["data"]["ciphertext"])
-
-    async def open(self, account_id: str, ciphertext: str) -> str:
-        reply = await self._vault.call(
-            "transit.decrypt",
-            lambda c: c.secrets.transit.decrypt_data(
-                self._name,
-                ciphertext=ciphertext,
-                context=self._b64(account_id),
-                mount_point=self._vault.mount,
-            ),
-        )
-        return base64.b64decode(reply["data"]["plaintext"]).decode()

@@ -45,6 +45,8 @@ class IdentitySettings(GrpcServiceSettings, VaultSettings):
     service_token_key: ServiceTokenKey = ""
     # Checks scheduling's service tokens: its consumers re-check facts with identity.
     scheduling_token_key: ServiceTokenKey = ""
+    # Checks billing's service tokens: it reads a clinic's current commission when it earns.
+    billing_token_key: ServiceTokenKey = ""
 
     # Active bookings (held or confirmed, not over) one client may have at once, for clinics
     # that set no limits of their own (the marketplace included).

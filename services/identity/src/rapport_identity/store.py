@@ -147,6 +147,12 @@ class Users:
         doc = await self._col.find_one({"_id": user_id}, session=session)
         return _to_user(doc) if doc else None
 
+    async def by_ids(self, user_ids: list[str]) -> dict[str, User]:
+        """Several accounts in one read (a booking's caller and therapist)."""
+        wanted = sorted({u for u in user_ids if u})
+        cursor = self._col.find({"_id": {"$in": wanted}})
+        return {doc["_id"]: _to_user(doc) async for doc in cursor}
+
     async def credentials(self, email: str) -> tuple[User, str] | None:
         doc = await self._col.find_one({"email": email})
         return (_to_user(doc), doc["password_hash"]) if doc else None
@@ -267,6 +273,9 @@ class Clinics:
         d = await self._col.find_one({"_id": clinic_id}, session=session)
         return _to_clinic(d) if d else None
 
+    async def set_payment_first(self, clinic_id: str, payment_first: bool) -> None:
+        await self._col.update_one({"_id": clinic_id}, {"$set": {"payment_first": payment_first}})
+
     async def approve(self, clinic: Clinic) -> bool:
         """Conditional on the clinic not approved yet (a record from before vetting existed has no
         status): of two approvals at once, one writes."""
@@ -281,6 +290,23 @@ class Clinics:
             },
         )
         return result.modified_count == 1
+
+    async def update_terms(self, before: Clinic, after: Clinic) -> bool:
+        """Conditional on the terms read before (a compare-and-set): two changes at once cannot
+        combine into terms nobody checked (a per-client limit below the per-therapist one)."""
+        fields = (
+            "cancellation_window_hours",
+            "late_fee_minor",
+            "max_active_per_therapist",
+            "max_active_per_client",
+        )
+        # A record from before the limits carries none: 0 is what it means.
+        match: dict[str, Any] = {"_id": before.clinic_id}
+        for f in fields:
+            value = getattr(before, f)
+            match[f] = {"$in": [value, None]} if value == 0 else value
+        result = await self._col.update_one(match, {"$set": {f: getattr(after, f) for f in fields}})
+        return result.matched_count == 1
 
 
 # --- therapist profiles ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 from bson.binary import Binary
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError, OperationFailure
 from rapport_platform.store import Session, Store, from_document, to_document
 
 from rapport_notes_vault import domain
@@ -235,16 +236,26 @@ class NotesStore:
         head = await self.db[AUDIT_HEAD].find_one({"_id": "head"}, session=session)
         seq, prev = (head["seq"], head["hash"]) if head else (0, domain.GENESIS)
         linked = domain.chain(entry, seq, prev)
-        await self.db[AUDIT].insert_one(
-            {**linked.payload(), "_id": linked.seq, "hash": linked.hash}, session=session
-        )
-        # Every append writes the head: concurrent appends conflict here and one retries.
-        await self.db[AUDIT_HEAD].update_one(
-            {"_id": "head"},
-            {"$set": {"seq": linked.seq, "hash": linked.hash}},
-            upsert=True,
-            session=session,
-        )
+        try:
+            await self.db[AUDIT].insert_one(
+                {**linked.payload(), "_id": linked.seq, "hash": linked.hash}, session=session
+            )
+            # Every append writes the head: concurrent appends conflict here and one retries.
+            await self.db[AUDIT_HEAD].update_one(
+                {"_id": "head"},
+                {"$set": {"seq": linked.seq, "hash": linked.hash}},
+                upsert=True,
+                session=session,
+            )
+        except DuplicateKeyError:
+            # Another append committed this sequence number (or the first head) after we read
+            # the head: the chain moved, exactly like a write conflict, so the whole transaction
+            # runs again on the new head (Store.transaction retries this label), not a 500.
+            raise OperationFailure(
+                "the audit chain moved; retry",
+                code=112,  # WriteConflict
+                details={"errorLabels": ["TransientTransactionError"]},
+            ) from None
         return linked
 
     async def audit_entries(self) -> tuple[list[domain.AuditEntry], int, str]:

@@ -6,6 +6,13 @@ exists if and only if the business write committed. A relay publishes pending re
 Records survive restarts and NATS outages: whatever is still pending is published later. Replicas
 share the work through a short lease on each record.
 
+A hot path may publish its own record at once instead (`add(..., publish_after_commit=True)`, then
+`publish_committed(event_id)` once the transaction committed): the record is written already
+leased to its writer for OWN_LEASE, the writer publishes it from memory and marks it published
+(one write instead of the relay's lease, mark, empty look and count). Should the writer fail or
+die first, the lease runs out and the relay publishes it; a publish by both is dropped by
+JetStream (same `Nats-Msg-Id`).
+
 Consumer side: `consume_once` records the event id in the same transaction as the effect, so a
 redelivered event changes nothing.
 """
@@ -15,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -34,6 +43,8 @@ T = TypeVar("T")
 
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
+OWN_LEASE = timedelta(seconds=5)
+_OWN_MAX = 1024  # records added but not yet published by their writer (aborted attempts age out)
 _backlog: dict[str, int] = {}
 
 
@@ -76,29 +87,69 @@ class Outbox:
         self._lease = timedelta(seconds=lease_seconds)
         self._wake = asyncio.Event()
         self.collection = store.db[OUTBOX]
+        self._own: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._counted_at = float("-inf")
 
     async def add(
-        self, session: Session, subject: str, message: Message, *, event_id: str | None = None
+        self,
+        session: Session,
+        subject: str,
+        message: Message,
+        *,
+        event_id: str | None = None,
+        publish_after_commit: bool = False,
     ) -> str:
         """Record an event in the caller's transaction. The current trace context is kept with it
-        so the eventual publish continues the same trace."""
+        so the eventual publish continues the same trace. `publish_after_commit`: the caller will
+        call `publish_committed(event_id)` once its transaction committed."""
         event_id = event_id or str(uuid.uuid4())
         now = _now()
-        await self.collection.insert_one(
-            {
-                "_id": event_id,
-                "subject": subject,
-                "schema": message.DESCRIPTOR.full_name,
-                "data": message.SerializeToString(),
-                "trace": inject({}),
-                "created_at": now,
-                "lease_until": now,
-                "pending": True,
-                "attempts": 0,
-            },
-            session=session,
-        )
+        doc: dict[str, Any] = {
+            "_id": event_id,
+            "subject": subject,
+            "schema": message.DESCRIPTOR.full_name,
+            "data": message.SerializeToString(),
+            "trace": inject({}),
+            "created_at": now,
+            "lease_until": now + OWN_LEASE if publish_after_commit else now,
+            "pending": True,
+            "attempts": 0,
+        }
+        await self.collection.insert_one(doc, session=session)
+        if publish_after_commit:
+            self._own[event_id] = doc
+            while len(self._own) > _OWN_MAX:
+                self._own.popitem(last=False)
         return event_id
+
+    def publish_committed(self, event_id: str) -> None:
+        """The transaction that added `event_id` with publish_after_commit has committed: publish
+        it now, in the background (the caller answers meanwhile)."""
+        doc = self._own.pop(event_id, None)
+        if doc is None:  # not ours (or aged out): the relay's job
+            self.wake()
+            return
+        task = asyncio.create_task(self._publish_own(doc))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish_own(self, doc: dict[str, Any]) -> None:
+        try:
+            await self.bus.publish(
+                doc["subject"],
+                bytes(doc["data"]),
+                event_id=doc["_id"],
+                occurred_at=doc["created_at"],
+                schema=doc.get("schema"),
+                parent=doc.get("trace") or None,
+            )
+            await self.collection.update_one(
+                {"_id": doc["_id"], "pending": True},
+                {"$set": {"published_at": _now()}, "$unset": {"pending": "", "lease_until": ""}},
+            )
+        except Exception as exc:  # still pending: the relay publishes it once the lease ends
+            log.warning("outbox publish after commit failed: %s; relay retries", type(exc).__name__)
 
     def wake(self) -> None:
         """Tell the relay something committed; it publishes at once instead of at the next poll."""
@@ -138,7 +189,11 @@ class Outbox:
                 {"$set": {"published_at": _now()}, "$unset": {"pending": "", "lease_until": ""}},
             )
             published += 1
-        _backlog[self.service] = await self.pending_count()
+        # The backlog gauge is read at each metrics export, not per event: count at most once per
+        # poll interval (a woken relay runs once per commit; the count cost one command each).
+        if time.monotonic() - self._counted_at >= self._poll:
+            self._counted_at = time.monotonic()
+            _backlog[self.service] = await self.pending_count()
         return published
 
     async def pending_count(self) -> int:

@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from pymongo.errors import PyMongoError
 
 from rapport_platform.errors import DomainError, dependency_errors
 from rapport_platform.telemetry import meter
@@ -45,6 +46,11 @@ class Servicer:
     add_to_server: Callable[[Any, grpc.aio.Server], None]
     implementation: Any
     full_name: str  # e.g. "rapport.identity.v1.IdentityService"
+
+
+def _transient(exc: Exception) -> bool:
+    """A database error the server itself labels as worth retrying the whole transaction."""
+    return isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")
 
 
 class _ErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -97,6 +103,13 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             except Exception as exc:
                 if isinstance(exc, grpc.aio.AbortError):
                     raise
+                if _transient(exc):
+                    # A write conflict that outlasted Store.transaction's retries, e.g. with the
+                    # open transaction of a replica that was SIGKILLed (the database keeps it
+                    # for its transaction lifetime, 60 s): a retry will succeed, so UNAVAILABLE
+                    # (the gateway's 503 + Retry-After), not INTERNAL (found by tests/reliability).
+                    log.warning("transient conflict in %s: %s", method, type(exc).__name__)
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "busy, retry shortly")
                 log.error(
                     "unhandled %s in %s\n%s",
                     type(exc).__name__,
@@ -282,6 +295,10 @@ def client_channel(
         options=[
             ("grpc.service_config", _service_config(attempts)),
             ("grpc.enable_retries", 1),
+            # gRPC's reconnect backoff grows to 120 s: after a peer's outage of half a minute
+            # the channel could stay down for many seconds after the peer was back (calls fail
+            # fast with UNAVAILABLE meanwhile). A peer restarts in seconds: look again soon.
+            ("grpc.max_reconnect_backoff_ms", 3000),
         ],
         interceptors=[
             _DefaultDeadline(timeout_s, method_timeouts or {}),

@@ -18,6 +18,7 @@ import jwt
 METADATA_KEY = "x-rapport-service"
 GATEWAY = "gateway"
 SCHEDULING = "scheduling"
+BILLING = "billing"
 IDENTITY = "identity"
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash

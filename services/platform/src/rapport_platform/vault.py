@@ -7,6 +7,7 @@ locally, Kubernetes auth in a cluster. Each call is timed in `rapport.vault.requ
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -71,3 +72,40 @@ class Vault:
         if await self.call("seal_status", lambda c: c.sys.is_sealed()):
             raise ConnectionError("vault is sealed")
         await self.call("lookup_self", lambda c: c.auth.token.lookup_self())
+
+
+class SecretBox:
+    """Small per-account secrets (TOTP seeds) sealed by a derived transit key: Mongo holds only
+    ciphertext, and a ciphertext opens only under the account id it was sealed for."""
+
+    def __init__(self, vault: Vault, name: str) -> None:
+        self._vault = vault
+        self._name = name
+
+    @staticmethod
+    def _b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    async def seal(self, account_id: str, plaintext: str) -> str:
+        reply = await self._vault.call(
+            "transit.encrypt",
+            lambda c: c.secrets.transit.encrypt_data(
+                self._name,
+                plaintext=self._b64(plaintext),
+                context=self._b64(account_id),
+                mount_point=self._vault.mount,
+            ),
+        )
+        return str(reply["data"]["ciphertext"])
+
+    async def open(self, account_id: str, ciphertext: str) -> str:
+        reply = await self._vault.call(
+            "transit.decrypt",
+            lambda c: c.secrets.transit.decrypt_data(
+                self._name,
+                ciphertext=ciphertext,
+                context=self._b64(account_id),
+                mount_point=self._vault.mount,
+            ),
+        )
+        return base64.b64decode(reply["data"]["plaintext"]).decode()

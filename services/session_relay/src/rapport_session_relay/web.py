@@ -228,9 +228,17 @@ def create_web_app(
             return
         # chat, typing, signal: only between the two, once the client is admitted
         view = hub.view(apt)
+        peer = domain.CLIENT if conn.role == domain.THERAPIST else domain.THERAPIST
+        if not view.get("admitted") or view.get(peer) != "present":
+            # This replica's view follows presence broadcasts, which can trail a (re)join: a
+            # participant reconnecting after a relay restart was welcomed as present before
+            # the broadcast came back here. Before refusing, ask the database, which decided
+            # it (found by tests/reliability/test_relay_rolling_restart.py).
+            room = await repo.get_room(apt)
+            if room is not None:
+                view = room.presence()
         if not view.get("admitted"):
             raise domain.RelayError(4403, "the therapist has not admitted the client yet")
-        peer = domain.CLIENT if conn.role == domain.THERAPIST else domain.THERAPIST
         if view.get(peer) != "present":
             raise domain.RelayError(4404, "the other participant is not connected")
         if kind == "chat":

@@ -5,6 +5,8 @@ Paths:
   GET  /v1/invoices                                   the caller's, by role; paginated
   POST /v1/appointments/{appointment_id}/payment      the client authorizes payment (manual capture)
   POST /v1/invoices/{invoice_id}/payments             a clinic admin records a manual payment
+  POST /v1/invoices/{invoice_id}/refunds              a clinic admin records a refund made by hand
+  PUT  /v1/clinics/{clinic_id}/stripe-account         the clinic admin links its Connect account
   GET  /v1/clinics/{clinic_id}/billing                payment-first, sliding scale, no-show fee
   PUT  /v1/clinics/{clinic_id}/billing
   GET  /v1/clinics/{clinic_id}/ledger/check           the ledger invariant, for clinic admins
@@ -94,6 +96,8 @@ class InvoiceReply(BaseModel):
     amount: MoneyReply
     paid: MoneyReply
     list_price: MoneyReply
+    # Owed back to the client and not yet confirmed returned.
+    refund_due: MoneyReply
     earned: bool
     appointment_start: datetime | None
     created_at: datetime | None
@@ -111,6 +115,7 @@ def invoice_reply(i: pb.Invoice) -> InvoiceReply:
         amount=_money(i.amount),
         paid=_money(i.paid),
         list_price=_money(i.list_price),
+        refund_due=_money(i.refund_due),
         earned=i.earned,
         appointment_start=_time(i.appointment_start),
         created_at=_time(i.created_at),
@@ -185,6 +190,22 @@ async def record_payment(
     return invoice_reply(reply.invoice)
 
 
+@router.post("/v1/invoices/{invoice_id}/refunds", status_code=201, response_model=InvoiceReply)
+async def record_refund(
+    invoice_id: Id, body: ManualPaymentBody, request: Request, token: Token
+) -> InvoiceReply:
+    reply = await billing(request).RecordManualRefund(
+        pb.RecordManualRefundRequest(
+            invoice_id=invoice_id,
+            amount=Money(amount_minor=body.amount_minor, currency=body.currency),
+            method=body.method,
+            reference=body.reference,
+        ),
+        metadata=auth(token),
+    )
+    return invoice_reply(reply.invoice)
+
+
 class Rate(Strict):
     client_id: Ascii = Field(min_length=1, max_length=64)
     rate_bps: int = Field(ge=1, le=10_000)
@@ -203,6 +224,11 @@ class ClinicBillingReply(BaseModel):
     no_show_fee_minor: int | None
     commission_bps: int
     currency: str
+    stripe_account: str | None
+
+
+class StripeAccountBody(Strict):
+    account_id: str = Field(min_length=6, max_length=80, pattern=r"^acct_[A-Za-z0-9]+$")
 
 
 def clinic_reply(b: pb.ClinicBilling) -> ClinicBillingReply:
@@ -213,6 +239,7 @@ def clinic_reply(b: pb.ClinicBilling) -> ClinicBillingReply:
         no_show_fee_minor=b.no_show_fee_minor if b.has_no_show_fee else None,
         commission_bps=b.commission_bps,
         currency=b.currency,
+        stripe_account=b.stripe_account or None,
     )
 
 
@@ -239,6 +266,17 @@ async def put_clinic_billing(
             has_no_show_fee=body.no_show_fee_minor is not None,
             no_show_fee_minor=body.no_show_fee_minor or 0,
         ),
+        metadata=auth(token),
+    )
+    return clinic_reply(reply.billing)
+
+
+@router.put("/v1/clinics/{clinic_id}/stripe-account", response_model=ClinicBillingReply)
+async def put_stripe_account(
+    clinic_id: Id, body: StripeAccountBody, request: Request, token: Token
+) -> ClinicBillingReply:
+    reply = await billing(request).SetClinicStripeAccount(
+        pb.SetClinicStripeAccountRequest(clinic_id=clinic_id, account_id=body.account_id),
         metadata=auth(token),
     )
     return clinic_reply(reply.billing)
@@ -293,6 +331,9 @@ class PayoutReply(BaseModel):
     net: MoneyReply
     ledger_net: MoneyReply
     reconciled: bool
+    # The closed month's payout: pending, in_transit, paid, failed, not_connected; null: none.
+    payout_status: str | None
+    payout_reference: str | None
 
 
 @router.get("/v1/therapists/{therapist_id}/payouts", response_model=PayoutReply)
@@ -330,6 +371,8 @@ async def payouts(
         net=_money(s.net),
         ledger_net=_money(s.ledger_net),
         reconciled=s.reconciled,
+        payout_status=s.payout_status or None,
+        payout_reference=s.payout_reference or None,
     )
 
 

@@ -140,6 +140,32 @@ async def approve_clinic(clinic_id: Id, request: Request, token: Token) -> Clini
     return clinic_reply(reply.clinic)
 
 
+class TermsBody(Strict):
+    """Only the fields given change."""
+
+    cancellation_window_hours: int | None = Field(None, ge=0, le=336)
+    late_cancellation_fee_minor: int | None = Field(None, ge=0, le=100_000_000)
+    max_active_bookings_per_therapist: int | None = Field(
+        None, ge=0, le=200, description="a client's active bookings with one therapist; 0: default"
+    )
+    max_active_bookings_per_client: int | None = Field(
+        None, ge=0, le=200, description="a client's active bookings in the clinic; 0: default"
+    )
+
+
+@router.patch("/v1/clinics/{clinic_id}/terms", response_model=ClinicReply)
+async def update_clinic_terms(
+    clinic_id: Id, body: TermsBody, request: Request, token: Token
+) -> ClinicReply:
+    """The clinic's admin (or a platform operator with multi-factor) changes its booking terms.
+    New bookings follow them at once; a booked session keeps the policy it was booked under."""
+    reply = await identity(request).UpdateClinicTerms(
+        idpb.UpdateClinicTermsRequest(clinic_id=clinic_id, **body.model_dump(exclude_none=True)),
+        metadata=auth(token),
+    )
+    return clinic_reply(reply.clinic)
+
+
 class InvitationBody(Strict):
     email: Line = Field(max_length=254)
 

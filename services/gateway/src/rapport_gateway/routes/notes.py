@@ -414,7 +414,9 @@ async def verify_audit(request: Request, token: Token) -> AuditReply:
 
 class MeasureBody(Strict):
     instrument: Literal["PHQ9", "GAD7"]
-    answers: list[int] = Field(min_length=1, max_length=20)
+    # Each answer scores 0 to 3 (notes-vault checks); bounded here so no value overflows the
+    # gRPC int32 on its way (a 500 otherwise).
+    answers: list[Annotated[int, Field(ge=0, le=3)]] = Field(min_length=1, max_length=20)
     therapist_id: Ascii = Field("", max_length=64)
 
 
