@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -447,46 +447,19 @@ class Billing:
         self, who: Principal, invoice_id: str, amount: int, currency: str, method: str
     ) -> domain.Invoice:
         """Money owed back and returned by hand (cash, transfer...): the admin records it."""
-        who.require_role(CLINIC_ADMIN).require_mfa()
-        if method not in domain.MANUAL_METHODS:
-            raise InvalidArgument(
-                f"method must be one of {', '.join(domain.MANUAL_METHODS)}", field="method"
-            )
-        domain.check_amount(amount)
-        domain.check_currency(currency)
-        now = self.clock()
 
-        async def tx(session: Session) -> domain.Invoice:
-            inv = await self.repo.invoice(invoice_id, session) if invoice_id else None
-            if inv is None:
-                raise NotFound("no such invoice", field="invoice_id")
-            who.require_clinic(inv.clinic_id)
+        async def refund(session: Session, inv: domain.Invoice, now: datetime) -> domain.Invoice:
             if currency != inv.currency:
                 raise InvalidArgument(f"this invoice is in {inv.currency}", field="currency")
             out = domain.refunded(inv, amount, "manual", f"manual:{uuid.uuid4().hex}", now)
             return await self._apply(session, out, now)
 
-        done = await self.store.transaction(tx)
-        self.outbox.wake()
-        return done
+        return await self._by_hand(who, invoice_id, amount, currency, method, refund)
 
     async def record_manual_payment(
         self, who: Principal, invoice_id: str, amount: int, currency: str, method: str
     ) -> domain.Invoice:
-        who.require_role(CLINIC_ADMIN).require_mfa()
-        if method not in domain.MANUAL_METHODS:
-            raise InvalidArgument(
-                f"method must be one of {', '.join(domain.MANUAL_METHODS)}", field="method"
-            )
-        domain.check_amount(amount)
-        domain.check_currency(currency)
-        now = self.clock()
-
-        async def tx(session: Session) -> domain.Invoice:
-            inv = await self.repo.invoice(invoice_id, session) if invoice_id else None
-            if inv is None:
-                raise NotFound("no such invoice", field="invoice_id")
-            who.require_clinic(inv.clinic_id)
+        async def receive(session: Session, inv: domain.Invoice, now: datetime) -> domain.Invoice:
             out = domain.receive(
                 inv, amount, currency, "manual", now, entry_suffix=uuid.uuid4().hex
             )
@@ -494,6 +467,35 @@ class Billing:
                 # Payment-first paid in person: the hold may be confirmed now.
                 out = domain.Outcome(out.invoice, out.entries, ("payment_authorized", *out.events))
             return await self._apply(session, out, now, amount=amount, provider="manual")
+
+        return await self._by_hand(who, invoice_id, amount, currency, method, receive)
+
+    async def _by_hand(
+        self,
+        who: Principal,
+        invoice_id: str,
+        amount: int,
+        currency: str,
+        method: str,
+        change: Callable[[Session, domain.Invoice, datetime], Awaitable[domain.Invoice]],
+    ) -> domain.Invoice:
+        """What a clinic admin records by hand against one of the clinic's invoices: checked
+        first, then `change` in one transaction with the invoice as stored."""
+        who.require_role(CLINIC_ADMIN).require_mfa()
+        if method not in domain.MANUAL_METHODS:
+            raise InvalidArgument(
+                f"method must be one of {', '.join(domain.MANUAL_METHODS)}", field="method"
+            )
+        domain.check_amount(amount)
+        domain.check_currency(currency)
+        now = self.clock()
+
+        async def tx(session: Session) -> domain.Invoice:
+            inv = await self.repo.invoice(invoice_id, session) if invoice_id else None
+            if inv is None:
+                raise NotFound("no such invoice", field="invoice_id")
+            who.require_clinic(inv.clinic_id)
+            return await change(session, inv, now)
 
         done = await self.store.transaction(tx)
         self.outbox.wake()
