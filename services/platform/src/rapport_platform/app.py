@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pymongo import IndexModel
 
-from rapport_platform.bus import Bus
+from rapport_platform.bus import Bus, Consumer
 from rapport_platform.outbox import INDEXES as OUTBOX_INDEXES
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import Check, GrpcServer, Servicer
@@ -57,6 +57,15 @@ class ServiceApp:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.server: GrpcServer | None = None
+
+    @property
+    def consumers(self) -> list[Consumer]:
+        """Its durable consumers: what must catch up before all its effects are in."""
+        return [
+            c
+            for c in (getattr(loop, "__self__", None) for loop in self._loops)
+            if isinstance(c, Consumer)
+        ]
 
     def serve(self, servicers: Sequence[Servicer]) -> GrpcServer:
         self.server = GrpcServer(
