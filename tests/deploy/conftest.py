@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import helm_python as helm
+import kubernetes_validate.utils as k8s_validate
 import pytest
 import yaml
 from rapport_local import images
@@ -32,6 +33,10 @@ NAMESPACE = "rapport"
 # The Kubernetes version the manifests are linted and validated against (the newest one
 # kubernetes-validate ships schemas for); Chart.yaml's kubeVersion is the floor.
 KUBE_VERSION = "1.37.0"
+
+# kubernetes-validate reads and parses its schemas (the definitions are megabytes of JSON) again
+# for every document it validates: the same files give the same schemas, read once here.
+k8s_validate.schema_contents = functools.cache(k8s_validate.schema_contents)
 
 SERVICES = ("gateway", "identity", "scheduling", "session-relay", "notes-vault", "billing")
 GRPC_PORTS = {
