@@ -24,6 +24,10 @@ import pytest
 import yaml
 from rapport_local import images
 
+# libyaml's safe loader and dumper (the same YAML, parsed in C): renders are hundreds of documents.
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "rapport"
 CI_DIR = CHART / "ci"
@@ -109,10 +113,10 @@ def render(values: dict[str, Any], name: str = "inline", *, every_service: bool 
         if template.endswith("NOTES.txt"):
             continue
         body = manifests[template]
-        for doc in yaml.safe_load_all(body):
+        for doc in yaml.load_all(body, Loader=SafeLoader):
             if doc:
                 out.docs.append(doc)
-                texts.append(yaml.safe_dump(doc, sort_keys=False))
+                texts.append(yaml.dump(doc, Dumper=SafeDumper, sort_keys=False))
     out.text = "---\n".join(texts)
     return out
 
