@@ -2,7 +2,7 @@
 
 checkov cannot join the workspace lock (its exact pins clash with ours): it has its own
 locked environment, tools/checkov (pyproject.toml and uv.lock), which `uv run --frozen`
-installs on first use, exactly as locked.
+installs on first use, exactly as locked. It runs from collection on (tests/deploy/conftest.py).
 
 Every check runs. A failed check must be explained below, for exactly the resources and
 value sets it fails on; an explanation that no longer matches any failure fails the test
@@ -12,23 +12,12 @@ too, so the list cannot outlive its reason.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-CHECKOV_PROJECT = REPO / "tools" / "checkov"
-# The version the lock holds: the report must come from exactly that checkov.
-CHECKOV_VERSION = next(
-    p["version"]
-    for p in tomllib.loads((CHECKOV_PROJECT / "uv.lock").read_text())["package"]
-    if p["name"] == "checkov"
-)
 
 RAPPORT_SERVICES = frozenset(
     f"Deployment.rapport.{s}"
@@ -100,26 +89,19 @@ JUSTIFIED: dict[str, Justified] = {
 
 
 @pytest.fixture(scope="session")
-def checkov_report(rendered_dir: Path) -> dict[str, Any]:
-    uv = shutil.which("uv")
-    assert uv, "uv is needed to run checkov in its own locked environment"
-    cmd = [
-        uv, "run", "--frozen", "--project", str(CHECKOV_PROJECT), "checkov",
-        "--directory", str(rendered_dir),
-        "--framework", "kubernetes",
-        "--output", "json",
-        "--skip-download",  # no calls to a SaaS: local checks only
-        "--compact",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+def checkov_report(kit: ModuleType) -> dict[str, Any]:
+    # Started at collection (tests/deploy/conftest.py); here when that could not start it.
+    if kit.checkov_run is None:
+        kit.checkov_run = kit.Checkov(kit.ci_rendered_dir())
+    code, stdout, stderr = kit.checkov_run.result()
     # Exit 1 just means "some check failed"; anything else is checkov itself failing.
-    assert proc.returncode in (0, 1), proc.stderr[-4000:]
-    report = json.loads(proc.stdout)
+    assert code in (0, 1), stderr[-4000:]
+    report = json.loads(stdout)
     if isinstance(report, list):
         (report,) = [r for r in report if r.get("check_type") == "kubernetes"]
     assert report["check_type"] == "kubernetes"
     summary = report["summary"]
-    assert summary["checkov_version"] == CHECKOV_VERSION
+    assert summary["checkov_version"] == kit.CHECKOV_VERSION
     return report
 
 

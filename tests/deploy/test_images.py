@@ -273,7 +273,7 @@ def _values(deps: Any, ports: dict[str, dict[str, int]]) -> dict[str, Any]:
     }
 
 
-def _secrets(deps: Any, r: Any) -> dict[tuple[str, str], str]:
+def _secrets(deps: Any, r: Any, kit: ModuleType) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {
         ("rapport-service-token", "service-token-key"): secrets.token_hex(32),
         ("rapport-service-token", "scheduling-token-key"): secrets.token_hex(32),
@@ -281,12 +281,9 @@ def _secrets(deps: Any, r: Any) -> dict[tuple[str, str], str]:
         ("rapport-session-relay", "token-secret"): secrets.token_urlsafe(32),
         ("rapport-session-relay", "turn-secret"): secrets.token_urlsafe(32),
     }
-    keys = r.values["vault"]["token"].get("keys") or {
-        "identity": "identity-token",
-        "notes-vault": "notes-vault-token",
-        "billing": "billing-token",
-    }
-    for s, key in keys.items():
+    # The keys of the token Secret as the chart reads them: its defaults, then these values.
+    values = kit.deep_merge(kit.load_values(kit.CHART / "values.yaml"), r.values)
+    for s, key in values["vault"]["token"]["keys"].items():
         out[("vault-tokens", key)] = deps.vault_tokens[s]
     for s in images.SERVICES:
         out[("mongodb-uri", f"{s}-uri")] = deps.mongo_uri
@@ -365,7 +362,7 @@ def fleet(
         rendered_ports = kit.load_values(kit.CHART / "values.yaml")["services"][s]["ports"]
         ports[s] = {name: procs.free_port() for name in rendered_ports}
     r = kit.render(_values(deps, ports), "images")
-    secret = _secrets(deps, r)
+    secret = _secrets(deps, r, kit)
     session = uuid.uuid4().hex[:8]
     fleet = Fleet(containers={})
     pods: dict[str, dict[str, Any]] = {}

@@ -4,12 +4,14 @@ clinic admin, another clinic's admin and a platform operator. The resources belo
 client, therapist and clinic. A route without an expectation below fails the test, so a new
 route is covered from the day it lands.
 
-For each route the outsiders are called first: each must be refused (401, 403 or 404) and,
-refused, must have changed nothing in any service's database. Then each role allowed must get
-a 2xx (on a resource of its own making where the call consumes it: a cancel, a signature)."""
+Every route's outsiders are called first: each must be refused (401, 403 or 404) and, refused,
+must have changed nothing in any service's database (one digest before all the refusals, one
+after; a change is traced to its route). Then each role allowed must get a 2xx (on a resource
+of its own making where the call consumes it: a cancel, a signature)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
@@ -510,30 +512,24 @@ async def test_authorization_matrix(full_stack, full_http, world):
     ids["invitation_token"] = "no-such-invitation"
 
     app = full_stack.gateway.server.config.app
+    routes = [(m, p, EXPECTATIONS[f"{m} {p}"]) for m, p in all_routes(app.routes)]
     mongo = AsyncMongoClient(full_stack.stack.deps.mongo_uri, tz_aware=True)
     observed: dict[str, dict[str, int]] = {}
     wrong: list[str] = []
     try:
-        for method, path in all_routes(app.routes):
+        # Every refused call first, between two digests of every service's database: digesting
+        # them costs more than the calls (they hold every test's records by now), so once for
+        # all the refusals, not once per route. Refused calls change nothing, so they run a few
+        # at a time and before the allowed ones (which only see less state than before: the
+        # world as the fixture made it). A change is then traced to its route, one at a time.
+        before = await snapshot(mongo, full_stack.databases, BOOKKEEPING)
+        await refuse_all(ctx, routes, ids, observed, wrong)
+        after = await snapshot(mongo, full_stack.databases, BOOKKEEPING)
+        if changed := sorted(k for k in after if before.get(k) != after[k]):
+            wrong += await trace_change(ctx, mongo, full_stack.databases, routes, ids, changed)
+        for method, path, rule in routes:
             key = f"{method} {path}"
-            rule = EXPECTATIONS[key]
             row = observed.setdefault(key, {})
-            outsiders = [r for r in ROLES if r not in rule.allowed]
-            before = await snapshot(mongo, full_stack.databases, BOOKKEEPING)
-            for role in outsiders:
-                r = await call(ctx, method, path, rule, role, ids)
-                row[role] = r.status_code
-                if role in rule.filtered:
-                    if r.status_code != 200 or not _nothing_of(r.json()):
-                        wrong.append(f"{key} as {role}: {r.status_code} (expected an empty 200)")
-                elif r.status_code not in rule.refused:
-                    wrong.append(
-                        f"{key} as {role}: {r.status_code} (expected refusal) {r.text[:200]}"
-                    )
-            after = await snapshot(mongo, full_stack.databases, BOOKKEEPING)
-            changed = sorted(k for k in after if before.get(k) != after[k])
-            if changed and outsiders:
-                wrong.append(f"{key}: refused calls changed {changed}")
             for role in [r for r in ROLES if r in rule.allowed]:
                 own = dict(ids)
                 if rule.fresh is not None:
@@ -547,6 +543,65 @@ async def test_authorization_matrix(full_stack, full_http, world):
         for key, row in observed.items():
             print(key, " ".join(f"{role}={row.get(role)}" for role in ROLES))
     assert not wrong, "\n".join(wrong)
+
+
+# Refused calls in flight at once: they write nothing but bookkeeping (notes' audit chain,
+# whose concurrent appends retry), so their order does not matter; a few overlap the services'
+# round trips to the database without piling up on two cores.
+CONCURRENT_REFUSALS = 4
+
+
+async def refuse_all(
+    ctx: Ctx,
+    routes: list[tuple[str, str, Rule]],
+    ids: dict[str, str],
+    observed: dict[str, dict[str, int]],
+    wrong: list[str],
+) -> None:
+    """Call every route as each role it does not allow; each must be refused (or, for a
+    filtered list, answered with nothing of the first client's)."""
+    gate = asyncio.Semaphore(CONCURRENT_REFUSALS)
+
+    async def one(method: str, path: str, rule: Rule, role: str) -> None:
+        key = f"{method} {path}"
+        async with gate:
+            r = await call(ctx, method, path, rule, role, ids)
+        observed.setdefault(key, {})[role] = r.status_code
+        if role in rule.filtered:
+            if r.status_code != 200 or not _nothing_of(r.json()):
+                wrong.append(f"{key} as {role}: {r.status_code} (expected an empty 200)")
+        elif r.status_code not in rule.refused:
+            wrong.append(f"{key} as {role}: {r.status_code} (expected refusal) {r.text[:200]}")
+
+    async with asyncio.TaskGroup() as tg:
+        for method, path, rule in routes:
+            observed.setdefault(f"{method} {path}", {})
+            for role in [r for r in ROLES if r not in rule.allowed]:
+                tg.create_task(one(method, path, rule, role))
+
+
+async def trace_change(
+    ctx: Ctx,
+    mongo: AsyncMongoClient,
+    databases: list[str],
+    routes: list[tuple[str, str, Rule]],
+    ids: dict[str, str],
+    changed: list[str],
+) -> list[str]:
+    """The refusals changed something: call them again one route at a time, between digests,
+    to name the route. A change no single route repeats is still reported."""
+    found: list[str] = []
+    for method, path, rule in routes:
+        outsiders = [r for r in ROLES if r not in rule.allowed]
+        if not outsiders:
+            continue
+        before = await snapshot(mongo, databases, BOOKKEEPING)
+        for role in outsiders:
+            await call(ctx, method, path, rule, role, ids)
+        after = await snapshot(mongo, databases, BOOKKEEPING)
+        if again := sorted(k for k in after if before.get(k) != after[k]):
+            found.append(f"{method} {path}: refused calls changed {again}")
+    return found or [f"refused calls changed {changed} (no single route did it again)"]
 
 
 def _nothing_of(body: dict) -> bool:
