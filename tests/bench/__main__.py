@@ -473,7 +473,9 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                 probe: AsyncMongoClient = AsyncMongoClient(deps.mongo_uri)
                 processed = probe[billing_cfg.mongo_db]["processed_events"]
                 consumed = {"billing-scheduling:": 0}
-                before = await processed.count_documents({"_id": {"$regex": "^billing-scheduling:"}})
+                before = await processed.count_documents(
+                    {"_id": {"$regex": "^billing-scheduling:"}}
+                )
                 first = booking.on_grid(datetime.now(UTC) + timedelta(days=20))
 
                 async def book() -> int:
@@ -485,9 +487,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                     return run.done
 
                 async def settled() -> bool:
-                    n = await processed.count_documents(
-                        {"_id": {"$regex": "^billing-scheduling:"}}
-                    )
+                    n = await processed.count_documents({"_id": {"$regex": "^billing-scheduling:"}})
                     if n < consumed["billing-scheduling:"]:
                         return False
                     for name in (scheduling_settings.mongo_db, billing_cfg.mongo_db):
@@ -563,14 +563,17 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                 room_counts=[int(n) for n in args.rooms.split(",") if n],
                 messages=args.chat_messages,
                 max_seconds=args.max_seconds,
+                budget=args.chat_budget,
             )
             results.section(
                 "Session relay: chat",
                 relay_bench.report(figures),
                 "Rooms open at once, each a therapist and a client WebSocket sending "
                 f"{args.chat_messages} chat messages one after another (each waits for its "
-                "delivery); one relay process, or therapist on one relay and client on another "
-                "(NATS core between). Baseline: a raw NATS publish received on a subscription.",
+                f"delivery; at most {args.chat_budget} messages per run, so many rooms send "
+                "fewer each: the messages column); one relay process, or therapist on one "
+                "relay and client on another (NATS core between). Baseline: a raw NATS "
+                "publish received on a subscription.",
             )
 
         if args.rooms:
@@ -631,6 +634,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rooms", default="1,100,500", help="relayed chat: concurrent rooms per run ('' skips)"
     )
     parser.add_argument("--chat-messages", type=int, default=10, help="per room")
+    parser.add_argument(
+        "--chat-budget", type=int, default=1000, help="most messages per chat run (0: no bound)"
+    )
     parser.add_argument(
         "--db-commands", type=int, default=10, help="bookings whose database commands are counted"
     )
