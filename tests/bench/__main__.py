@@ -224,6 +224,7 @@ class Profiler:
     def __init__(self, out_dir: Path | None, label: str, services: list[tuple[str, int]]) -> None:
         self.out_dir, self.label, self.services = out_dir, label, services
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.format = os.environ.get("BENCH_PROFILE_FORMAT", "flamegraph")  # or raw (collapsed)
 
     def __enter__(self) -> Profiler:
         if self.out_dir is None:
@@ -231,7 +232,8 @@ class Profiler:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         spy = Path(sys.executable).parent / "py-spy"
         for name, pid in self.services:
-            out = self.out_dir / f"{name}-{self.label}.svg"
+            ext = "svg" if self.format == "flamegraph" else "txt"
+            out = self.out_dir / f"{name}-{self.label}.{ext}"
             self.procs.append(
                 subprocess.Popen(
                     [
@@ -241,8 +243,11 @@ class Profiler:
                         str(pid),
                         "--rate",
                         "100",
+                        # Only the thread holding the GIL: a server thread blocked in recv is
+                        # idle, not work (SecantusDB serves each connection from a thread).
+                        "--gil",
                         "--format",
-                        "flamegraph",
+                        self.format,
                         "--output",
                         str(out),
                     ],
@@ -261,6 +266,28 @@ class Profiler:
                 p.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+async def billing_caught_up(mongo_uri: str, scheduling: Any, billing: Any) -> None:
+    """Until billing has consumed every scheduling event so far and both outboxes are empty
+    (at most two minutes)."""
+    from pymongo import AsyncMongoClient
+
+    probe: AsyncMongoClient = AsyncMongoClient(mongo_uri)
+    try:
+        for _ in range(1200):
+            events = await probe[scheduling.mongo_db]["outbox"].count_documents({})
+            done = await probe[billing.mongo_db]["processed_events"].count_documents(
+                {"_id": {"$regex": "^billing-scheduling:"}}
+            )
+            pending = 0
+            for name in (scheduling.mongo_db, billing.mongo_db):
+                pending += await probe[name]["outbox"].count_documents({"pending": True})
+            if done >= events and not pending:
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await probe.close()
 
 
 async def main(args: argparse.Namespace, argv: list[str]) -> int:
@@ -318,6 +345,8 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
             mongo_db=conftest.unique_db("billing"),
             nats_url=deps.nats_url_for("billing"),
             identity_addr=identity_addr,
+            vault_addr=deps.vault_addr,
+            vault_token=deps.vault_tokens["billing"],
             provider="manual",
         )
         services.append(
@@ -410,6 +439,9 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                             first=first,
                             party=party,
                         )
+                        # Billing invoices behind the bookings at high concurrency: its backlog
+                        # (and the database's part of it) belongs to these bookings' CPU.
+                        await billing_caught_up(deps.mongo_uri, scheduling_settings, billing_cfg)
                     per = max(svc.done, 1)
                     cpu_rows.append(
                         f"| {c} | "
@@ -454,6 +486,62 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
 
             if args.bookings:
                 await guarded(results, "Booking through the gateway", bookings)
+
+            # --- database commands per booking -------------------------------------------------
+            async def db_commands() -> None:
+                from pymongo import AsyncMongoClient
+
+                from tests.bench.dbcommands import count_commands
+
+                practice = await Practice(http).open(**booking.CLINIC_TERMS)
+                party = await booking.prepare(practice, bookings=args.db_commands, concurrency=1)
+                probe: AsyncMongoClient = AsyncMongoClient(deps.mongo_uri)
+                processed = probe[billing_cfg.mongo_db]["processed_events"]
+                first = booking.on_grid(datetime.now(UTC) + timedelta(days=20))
+
+                async def settled() -> bool:
+                    # Billing has consumed every scheduling event so far (it lags behind a
+                    # concurrency-32 run: its backlog must not be counted as these bookings').
+                    sched_outbox = probe[scheduling_settings.mongo_db]["outbox"]
+                    events = await sched_outbox.count_documents({})
+                    n = await processed.count_documents({"_id": {"$regex": "^billing-scheduling:"}})
+                    if n < events:
+                        return False
+                    for name in (scheduling_settings.mongo_db, billing_cfg.mongo_db):
+                        if await probe[name]["outbox"].count_documents({"pending": True}):
+                            return False
+                    return True
+
+                await billing_caught_up(deps.mongo_uri, scheduling_settings, billing_cfg)
+
+                async def book() -> int:
+                    run, _ = await booking.book_through_gateway(
+                        http, practice, bookings=args.db_commands, concurrency=1,
+                        max_seconds=args.max_seconds, first=first, party=party,
+                    )  # fmt: skip
+                    return run.done
+
+                labels = {
+                    identity_settings.mongo_db: "identity",
+                    scheduling_settings.mongo_db: "scheduling",
+                    billing_cfg.mongo_db: "billing",
+                    notes_cfg.mongo_db: "notes-vault",
+                }
+                try:
+                    lines = await count_commands(deps.mongo_uri, book, settled, labels=labels)
+                finally:
+                    await probe.close()
+                results.section(
+                    "Database commands per booking",
+                    lines,
+                    "Every command the database server served because of a booking, from "
+                    "SecantusDB's own profiler, by the database of the service that sent it "
+                    "(what the gateway, scheduling, identity, billing and notes-vault do for one "
+                    "booking, including billing's invoice and every outbox relay).",
+                )
+
+            if args.db_commands:
+                await guarded(results, "Database commands per booking", db_commands)
 
             # --- notes ------------------------------------------------------------------------
             async def notes() -> None:
@@ -501,14 +589,17 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
                 room_counts=[int(n) for n in args.rooms.split(",") if n],
                 messages=args.chat_messages,
                 max_seconds=args.max_seconds,
+                budget=args.chat_budget,
             )
             results.section(
                 "Session relay: chat",
                 relay_bench.report(figures),
                 "Rooms open at once, each a therapist and a client WebSocket sending "
                 f"{args.chat_messages} chat messages one after another (each waits for its "
-                "delivery); one relay process, or therapist on one relay and client on another "
-                "(NATS core between). Baseline: a raw NATS publish received on a subscription.",
+                f"delivery; at most {args.chat_budget} messages per run, so many rooms send "
+                "fewer each: the messages column); one relay process, or therapist on one "
+                "relay and client on another (NATS core between). Baseline: a raw NATS "
+                "publish received on a subscription.",
             )
 
         if args.rooms:
@@ -569,6 +660,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rooms", default="1,100,500", help="relayed chat: concurrent rooms per run ('' skips)"
     )
     parser.add_argument("--chat-messages", type=int, default=10, help="per room")
+    parser.add_argument(
+        "--chat-budget", type=int, default=1000, help="most messages per chat run (0: no bound)"
+    )
+    parser.add_argument(
+        "--db-commands", type=int, default=10, help="bookings whose database commands are counted"
+    )
     parser.add_argument("--profile", default="", help="directory for py-spy flame graphs")
     return parser.parse_args(argv)
 

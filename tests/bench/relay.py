@@ -202,7 +202,7 @@ async def nats_round_trip(nats_url: str, *, count: int) -> ChatFigures:
 
 async def run(
     nats_url: str, mongo_uri: str, log_dir: Path, *, room_counts: list[int], messages: int,
-    max_seconds: float,
+    max_seconds: float, budget: int = 0,
 ) -> list[ChatFigures]:  # fmt: skip
     secret = secrets.token_urlsafe(32)
     db = f"bench_relay_{uuid.uuid4().hex[:8]}"
@@ -212,6 +212,9 @@ async def run(
     out = [await nats_round_trip(nats_url, count=max(200, messages * 10))]
     try:
         for rooms in room_counts:
+            # At most `budget` messages per run: 500 rooms send 2 each, not 10 (the latency under
+            # that many open rooms is the figure; the bench must end within minutes on 2 cores).
+            per_room = max(2, min(messages, budget // rooms)) if budget else messages
             for label, second in (("one relay", a), ("across two relays", b)):
                 try:
                     figures = await chat_bench(
@@ -220,7 +223,7 @@ async def run(
                         a,
                         second,
                         rooms=rooms,
-                        messages=messages,
+                        messages=per_room,
                         max_seconds=max_seconds,
                     )
                     out.append(figures)

@@ -95,3 +95,37 @@ async def test_relay_bench_relays_chat_and_reports(stack, tmp_path):
         assert f.percentile(99) >= f.percentile(50) > 0
     text = "\n".join(relay.report(figures))
     assert "msg/s" in text and "p99" in text and "raw NATS" in text
+
+
+async def test_bench_counts_database_commands_per_booking(stack):
+    from pymongo import AsyncMongoClient
+
+    from tests.bench.dbcommands import count_commands
+
+    sched_db = stack.scheduling.settings.mongo_db
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        practice = await Practice(http).open(**booking.CLINIC_TERMS)
+        party = await booking.prepare(practice, bookings=3, concurrency=1)
+        probe: AsyncMongoClient = AsyncMongoClient(stack.deps.mongo_uri)
+
+        async def book() -> int:
+            run, _ = await booking.book_through_gateway(
+                http, practice, bookings=3, concurrency=1, max_seconds=60, party=party
+            )
+            return run.done
+
+        async def settled() -> bool:
+            return not await probe[sched_db]["outbox"].count_documents({"pending": True})
+
+        try:
+            lines = await count_commands(
+                stack.deps.mongo_uri, book, settled, labels={sched_db: "scheduling"}
+            )
+        finally:
+            await probe.close()
+    text = "\n".join(lines)
+    assert lines[0].startswith("3 bookings")
+    # Each booking inserts its appointment and its claims (one insert_many) exactly once.
+    assert "| scheduling | `insert appointments` | 1.0 |" in text
+    assert "| scheduling | `insert claims` | 1.0 |" in text
+    assert "| **every service** | **all** |" in text

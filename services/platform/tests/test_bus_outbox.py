@@ -8,6 +8,7 @@ import uuid
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from pymongo.errors import DuplicateKeyError
 from rapport.events.v1 import envelope_pb2, identity_pb2
 from rapport_platform.bus import Bus, Consumer, Event, domain_of, stream_name
 from rapport_platform.outbox import INDEXES, Outbox, consume_once
@@ -208,6 +209,31 @@ async def test_redelivered_event_changes_nothing(store):
     other = await consume_once(store, "billing", "evt-2", effect)
     assert first == (True, "done") and again == (False, None) and other == (True, "done")
     assert (await store.db.counters.find_one({"_id": "c"}))["n"] == 2
+
+
+async def test_concurrent_deliveries_of_one_event_apply_once(store):
+    async def effect(session):
+        await store.db.counters.update_one(
+            {"_id": "d"}, {"$inc": {"n": 1}}, upsert=True, session=session
+        )
+        return "done"
+
+    results = await asyncio.gather(
+        *(consume_once(store, "billing", "evt-9", effect) for _ in range(6))
+    )
+    assert sorted(results, key=str) == [(False, None)] * 5 + [(True, "done")]
+    assert (await store.db.counters.find_one({"_id": "d"}))["n"] == 1
+
+
+async def test_duplicate_key_of_the_effect_is_raised_and_nothing_recorded(store):
+    await store.db.things.insert_one({"_id": "taken"})
+
+    async def effect(session):
+        await store.db.things.insert_one({"_id": "taken"}, session=session)
+
+    with pytest.raises(DuplicateKeyError):
+        await consume_once(store, "billing", "evt-10", effect)
+    assert await store.db.processed_events.find_one({"_id": "billing:evt-10"}) is None
 
 
 async def test_transaction_retries_write_conflicts(store):

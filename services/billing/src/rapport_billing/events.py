@@ -76,17 +76,23 @@ class SchedulingHandler:
             a = event.parse(_MESSAGES[name]).appointment
             fresh = await b.fresh_commission(a.appointment_id)
 
+        # A booking's invoice events are published by this handler once committed (one write
+        # each instead of the relay's rounds); the relay still covers a crash in between.
+        own: list[str] = []
+
         async def effect(session: Session) -> None:
+            own.clear()  # a retried transaction: the aborted attempt's events never committed
             if name == "appointment_booked":
                 m = event.parse(sched.AppointmentBooked)
                 await b.on_booked(
                     session,
                     facts(m.appointment, held=m.held, hold_expires_at=_dt(m.hold_expires_at)),
                     confirmed=not m.held,
+                    own=own,
                 )
             elif name == "appointment_confirmed":
                 c = event.parse(sched.AppointmentConfirmed)
-                await b.on_booked(session, facts(c.appointment), confirmed=True)
+                await b.on_booked(session, facts(c.appointment), confirmed=True, own=own)
             elif name == "appointment_rescheduled":
                 r = event.parse(sched.AppointmentRescheduled)
                 await b.on_rescheduled(session, facts(r.appointment))
@@ -107,8 +113,13 @@ class SchedulingHandler:
                 await b.on_delivered(session, done.appointment.appointment_id, commission_bps=fresh)
             # reminder_due and anything added later: nothing to bill.
 
-        await consume_once(b.store, self.durable, event.id, effect)
-        b.outbox.wake()
+        applied, _ = await consume_once(b.store, self.durable, event.id, effect)
+        if not applied:  # applied before: what an aborted attempt added never committed
+            own.clear()
+        for event_id in own:
+            b.outbox.publish_committed(event_id)
+        if not own:
+            b.outbox.wake()
 
 
 class SessionEndedHandler:

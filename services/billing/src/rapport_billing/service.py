@@ -221,17 +221,30 @@ class Billing:
     # --- the one way a change is written --------------------------------------------------
 
     async def _apply(
-        self, session: Session, out: domain.Outcome, now: datetime, **extra: Any
+        self,
+        session: Session,
+        out: domain.Outcome,
+        now: datetime,
+        *,
+        own: list[str] | None = None,
+        **extra: Any,
     ) -> domain.Invoice:
+        """`own`: the caller publishes the events itself once committed (their ids go there;
+        Outbox.publish_committed), instead of waking the relay."""
         await self.repo.save_invoice(session, out.invoice)
         await self.repo.append(session, out.entries)
         for name in out.events:
             kw = dict(extra)
             if name == "refund_issued":
                 kw["amount"] = out.refunded
-            await self.outbox.add(
-                session, SUBJECT.format(name), event_message(name, out.invoice, now, **kw)
+            event_id = await self.outbox.add(
+                session,
+                SUBJECT.format(name),
+                event_message(name, out.invoice, now, **kw),
+                publish_after_commit=own is not None,
             )
+            if own is not None:
+                own.append(event_id)
         if out.entries:
             _entries.add(len(out.entries))
         return out.invoice
@@ -269,13 +282,18 @@ class Billing:
     # --- reactions to events (inside consume_once's transaction) ---------------------------
 
     async def on_booked(
-        self, session: Session, facts: domain.AppointmentFacts, *, confirmed: bool
+        self,
+        session: Session,
+        facts: domain.AppointmentFacts,
+        *,
+        confirmed: bool,
+        own: list[str] | None = None,
     ) -> None:
         now = self.clock()
         inv = await self.repo.invoice_for(facts.appointment_id, session)
         if inv is not None:
             if confirmed:
-                await self._apply(session, domain.confirm(inv, now), now)
+                await self._apply(session, domain.confirm(inv, now), now, own=own)
             return
         terms = await self._clinic_terms(session, facts.clinic_id)
         out = domain.issue(
@@ -285,7 +303,7 @@ class Billing:
             now,
             confirmed=confirmed,
         )
-        await self._apply(session, out, now)
+        await self._apply(session, out, now, own=own)
 
     async def _known(self, session: Session, appointment_id: str) -> domain.Invoice:
         inv = await self.repo.invoice_for(appointment_id, session)

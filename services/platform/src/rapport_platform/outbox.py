@@ -219,15 +219,16 @@ async def consume_once(
     processed = store.db[PROCESSED]
 
     async def tx(session: Session) -> tuple[bool, T | None]:
-        if await processed.find_one({"_id": key}, session=session):
-            return False, None
+        # No read first: the unique _id refuses an event already applied (one command less per
+        # event; a redelivery, the rare case, costs the aborted insert and the look below).
         await processed.insert_one({"_id": key, "at": _now()}, session=session)
         return True, await effect(session)
 
     try:
         return await store.transaction(tx)
     except DuplicateKeyError:
-        # A concurrent delivery of the same event won the race and committed first.
+        # Applied before, or a concurrent delivery of the same event committed first. A duplicate
+        # key raised by the effect itself leaves no record of the event: raised on.
         if await processed.find_one({"_id": key}):
             return False, None
         raise

@@ -701,7 +701,7 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             # Claim the new time first (keeping cells both times share), then release the rest of
             # the old: one transaction, so the appointment is never without a time nor holds two.
             await self.repo.claim(session, moved, now)
-            await self.repo.release(session, moved, keep=moved.claim_cells)
+            await self.repo.release(session, appt, keep=moved.claim_cells)
             await self.repo.replace_appointment(session, moved, appt.status)
             await self.repo.cancel_reminders(session, appt.appointment_id)
             await self.repo.add_reminders(

@@ -53,11 +53,18 @@ INDEXES = {
         IndexModel([("therapist_id", ASCENDING), ("start", ASCENDING), ("_id", ASCENDING)]),
         IndexModel([("clinic_id", ASCENDING), ("start", ASCENDING), ("_id", ASCENDING)]),
     ],
+    # Every index entry costs the database server work on each of a booking's ten claims: no
+    # index on appointment_id (an appointment's claim ids follow from its cells, claim_id), and
+    # the expiry index holds only the holds' claims (a booked claim's expires_at is null).
     CLAIMS: [
         IndexModel([("therapist_id", ASCENDING), ("cell", ASCENDING)]),
-        IndexModel([("appointment_id", ASCENDING)]),
         # Expired holds' claims are ignored at once by every query; this only tidies up later.
-        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        IndexModel(
+            [("expires_at", ASCENDING)],
+            expireAfterSeconds=0,
+            partialFilterExpression={"expires_at": {"$type": "date"}},
+            name="holds_expire",
+        ),
     ],
     REMINDERS: [
         IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
@@ -222,16 +229,27 @@ class SchedulingStore:
     async def release(
         self, session: Session, appt: Appointment, keep: Sequence[datetime] = ()
     ) -> None:
-        """Drop the appointment's claims, except the cells in `keep` (a reschedule's overlap)."""
-        kept = [claim_id(appt.therapist_id, c) for c in keep]
+        """Drop the claims of `appt` as stored (its cells), except the cells in `keep` (a
+        reschedule passes the old appointment and keeps the new time's cells)."""
+        kept = {claim_id(appt.therapist_id, c) for c in keep}
+        ids = [claim_id(appt.therapist_id, c) for c in appt.claim_cells]
         await self.claims.delete_many(
-            {"appointment_id": appt.appointment_id, "_id": {"$nin": kept}}, session=session
+            {
+                "_id": {"$in": [i for i in ids if i not in kept]},
+                "appointment_id": appt.appointment_id,
+            },
+            session=session,
         )
 
     async def make_permanent(self, session: Session, appt: Appointment, now: datetime) -> bool:
         """A confirmed hold keeps its cells for good; False if any cell was lost to expiry."""
+        ids = [claim_id(appt.therapist_id, c) for c in appt.claim_cells]
         result = await self.claims.update_many(
-            {"appointment_id": appt.appointment_id, "expires_at": {"$gt": now}},
+            {
+                "_id": {"$in": ids},
+                "appointment_id": appt.appointment_id,
+                "expires_at": {"$gt": now},
+            },
             {"$set": {"expires_at": None}},
             session=session,
         )
