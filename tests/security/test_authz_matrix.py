@@ -407,11 +407,9 @@ EXPECTATIONS: dict[str, Rule] = {
     "GET /v1/clinics/{clinic_id}/billing": Rule(roles("admin")),
     "PUT /v1/clinics/{clinic_id}/billing": Rule(roles("admin"), json=lambda w: {}),
     "GET /v1/clinics/{clinic_id}/ledger/check": Rule(roles("admin")),
-    # Billing refuses another clinic's admin only once the therapist has earnings of the
-    # period (an empty statement otherwise): reported, billing's to tighten.
+    # Another clinic's admin and an operator are refused even for a month without earnings.
     "GET /v1/therapists/{therapist_id}/payouts": Rule(
         roles("therapist", "admin"),
-        filtered=roles("other_admin", "operator"),
         params=lambda w: {"period": datetime.now(UTC).strftime("%Y-%m")},
     ),
     # Not before the session took place: 409 is past every authorization check.

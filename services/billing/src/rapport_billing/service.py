@@ -138,6 +138,11 @@ class Identity:
         reply = await self._call("GetClinic", idpb.GetClinicRequest(clinic_id=clinic_id), who)
         return reply.clinic  # type: ignore[no-any-return]
 
+    async def require_admin_of(self, therapist_id: str, who: Principal) -> None:
+        """Identity answers a therapist's licences only to the therapist and the admin of the
+        therapist's own clinic: its refusal (PERMISSION_DENIED, NOT_FOUND) is billing's."""
+        await self._call("ListLicenses", idpb.ListLicensesRequest(therapist_id=therapist_id), who)
+
     async def licenses(self, therapist_id: str, who: Principal) -> list[idpb.License]:
         reply = await self._call(
             "ListLicenses", idpb.ListLicensesRequest(therapist_id=therapist_id), who
@@ -955,8 +960,16 @@ class Billing:
             who.require_role(CLINIC_ADMIN)
         invoices = await self.repo.earned_in(therapist_id, start, end)
         if who.role == CLINIC_ADMIN:
+            # The period's sessions say whose statement it is (a therapist who moved on stays
+            # visible to the old clinic for its months). With none, identity says whose
+            # therapist this is: an outsider gets 403, never an empty statement. Operators are
+            # the marketplace's admins: its independent therapists only (docs/billing.md).
             if any(i.clinic_id != who.clinic_id for i in invoices):
                 raise PermissionDenied("this therapist's sessions belong to another clinic")
+            if not invoices:
+                if self.identity is None:
+                    raise PermissionDenied("cannot tell whose therapist this is")
+                await self.identity.require_admin_of(therapist_id, who)
         currencies = {i.currency for i in invoices}
         if len(currencies) > 1:
             raise FailedPrecondition("sessions in several currencies: one statement each")
