@@ -88,16 +88,20 @@ def _content(b: NoteBody | ContentBody) -> pb.NoteContent:
     return pb.NoteContent(format=fmt, sections=b.sections, body=b.body)
 
 
+# Only those who may read a note see its clinical metadata; a clinic admin's listing gets null.
+_WITHHELD = "null: withheld from this caller (a clinic admin's listing)"
+
+
 class NoteReply(BaseModel):
     note_id: str
     client_id: str
     author_id: str
     clinic_id: str
     appointment_id: str
-    kind: str
-    format: str
-    sud: bool
-    shared_with_client: bool
+    kind: str | None = Field(description=_WITHHELD)
+    format: str | None = Field(description=_WITHHELD)
+    sud: bool | None = Field(description="42 CFR Part 2 (substance use) record; " + _WITHHELD)
+    shared_with_client: bool | None = Field(description=_WITHHELD)
     status: str
     version: int
     root_note_id: str
@@ -107,16 +111,17 @@ class NoteReply(BaseModel):
 
 
 def note_reply(n: pb.NoteMetadata) -> NoteReply:
+    shown = not n.clinical_withheld
     return NoteReply(
         note_id=n.note_id,
         client_id=n.client_id,
         author_id=n.author_id,
         clinic_id=n.clinic_id,
         appointment_id=n.appointment_id,
-        kind=n.kind,
-        format=n.format,
-        sud=n.sud,
-        shared_with_client=n.shared_with_client,
+        kind=n.kind if shown else None,
+        format=n.format if shown else None,
+        sud=n.sud if shown else None,
+        shared_with_client=n.shared_with_client if shown else None,
         status=n.status,
         version=n.version,
         root_note_id=n.root_note_id,
