@@ -12,6 +12,7 @@ a 2xx (on a resource of its own making where the call consumes it: a cancel, a s
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
@@ -20,11 +21,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from fastapi.routing import APIRoute
 from pymongo import AsyncMongoClient
+from rapport_billing import events as billing_events
 from rapport_gateway.app import create_app
 from rapport_gateway.settings import GatewaySettings
+from rapport_scheduling import events as scheduling_events
+from rapport_session_relay import events as relay_events
 from starlette.routing import BaseRoute, Mount, Route
 
 from tests.notes_vault.helpers import soap
@@ -505,6 +510,8 @@ async def test_authorization_matrix(full_stack, full_http, world):
 
     app = full_stack.gateway.server.config.app
     mongo = AsyncMongoClient(full_stack.stack.deps.mongo_uri, tz_aware=True)
+    nc = await nats.connect(full_stack.stack.deps.nats_url)
+    jsm = nc.jsm()
     observed: dict[str, dict[str, int]] = {}
     wrong: list[str] = []
     try:
@@ -513,6 +520,9 @@ async def test_authorization_matrix(full_stack, full_http, world):
             rule = EXPECTATIONS[key]
             row = observed.setdefault(key, {})
             outsiders = [r for r in ROLES if r not in rule.allowed]
+            # Consumers still applying the allowed calls of earlier routes would write during
+            # this route's refused calls: let the platform settle first.
+            await quiet(jsm, mongo, full_stack)
             before = await snapshot(mongo, full_stack.databases, BOOKKEEPING)
             for role in outsiders:
                 r = await call(ctx, method, path, rule, role, ids)
@@ -535,9 +545,48 @@ async def test_authorization_matrix(full_stack, full_http, world):
                     wrong.append(f"{key} as {role}: {r.status_code} (expected 2xx) {r.text[:200]}")
     finally:
         await mongo.close()
+        await nc.close()
         for key, row in observed.items():
             print(key, " ".join(f"{role}={row.get(role)}" for role in ROLES))
     assert not wrong, "\n".join(wrong)
+
+
+def _durables(full_stack: Any) -> set[str]:
+    """The JetStream consumers of this platform's services (other tests' instances have their
+    own, and may have stopped with messages pending)."""
+    notes = full_stack.notes.settings.consumer_prefix
+    relay = full_stack.relay.settings.consumer_prefix
+    return {
+        billing_events.SCHEDULING_CONSUMER,
+        billing_events.SESSIONS_CONSUMER,
+        billing_events.CLINICS_CONSUMER,
+        scheduling_events.CONSUMER,
+        scheduling_events.CLINIC_CONSUMER,
+        scheduling_events.PAYMENT_CONSUMER,
+        f"{notes}-appointments",
+        relay + relay_events.CANCELLED_SUFFIX,
+        relay + relay_events.RESCHEDULED_SUFFIX,
+    }
+
+
+async def quiet(jsm: Any, mongo: AsyncMongoClient, full_stack: Any) -> None:
+    """Wait (bounded) until every outbox is published and every consumer of the platform has
+    handled what it was sent. A consumer parking an event for minutes does not stop the test:
+    after the bound it goes on (and a write then would show as a failure to look into)."""
+    names = _durables(full_stack)
+
+    async def settled() -> bool:
+        for name in full_stack.databases:
+            if await mongo[name]["outbox"].find_one({"published_at": None}, projection={"_id": 1}):
+                return False
+        for stream in await jsm.streams_info():
+            for c in await jsm.consumers_info(stream.config.name):
+                if c.name in names and (c.num_pending or c.num_ack_pending):
+                    return False
+        return True
+
+    with contextlib.suppress(AssertionError):
+        await eventually(settled, timeout=30, interval=0.05, what="consumers caught up")
 
 
 async def _invoice(http: httpx.AsyncClient, headers: dict, appointment_id: str) -> str | None:

@@ -35,7 +35,7 @@ from rapport_platform.errors import (
     Unavailable,
 )
 from rapport_platform.outbox import Outbox, consume_once
-from rapport_platform.rpc import bearer
+from rapport_platform.rpc import call_as_caller
 from rapport_platform.store import Session, Store
 from rapport_platform.telemetry import meter
 from rapport_platform.timestamps import to_timestamp
@@ -70,14 +70,6 @@ class UnknownAppointment(Exception):
 
 class UnknownClinic(Exception):
     """The clinic's terms (commission) are not known yet: parked like an unknown appointment."""
-
-
-_IDENTITY_ERRORS = {
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-}
 
 
 class Identity:
@@ -124,15 +116,10 @@ class Identity:
         return reply.clinic  # type: ignore[no-any-return]
 
     async def _call(self, method: str, request: object, who: Principal) -> Any:
-        try:
-            return await getattr(self.stub, method)(
-                request, metadata=bearer(who.token), timeout=self.timeout
-            )
-        except grpc.aio.AioRpcError as exc:
-            cls = _IDENTITY_ERRORS.get(exc.code())
-            if cls is not None:
-                raise cls(exc.details() or "identity refused") from None
-            raise Unavailable("identity is unavailable") from None
+        rpc = getattr(self.stub, method)
+        return await call_as_caller(
+            rpc, request, who.token, timeout=self.timeout, service="identity"
+        )
 
     async def clinic(self, clinic_id: str, who: Principal) -> idpb.Clinic:
         reply = await self._call("GetClinic", idpb.GetClinicRequest(clinic_id=clinic_id), who)

@@ -35,6 +35,7 @@ from rapport.notes.v1 import notes_pb2_grpc
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.paging import Page, next_cursor, paged
 from rapport_gateway.text import Ascii, Line, Paragraph
 
 DOWNSTREAM = "notes_vault"
@@ -165,14 +166,14 @@ async def list_notes(
     client_id: Id,
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[Ascii, Query(max_length=512)] = "",
+    page: Annotated[Page, paged(20, 100)],
 ) -> NotesReply:
     reply = await notes(request).ListNotes(
-        pb.ListNotesRequest(client_id=client_id, limit=limit, cursor=cursor), metadata=auth(token)
+        pb.ListNotesRequest(client_id=client_id, limit=page.limit, cursor=page.cursor),
+        metadata=auth(token),
     )
     return NotesReply(
-        items=[note_reply(n) for n in reply.notes], next_cursor=reply.next_cursor or None
+        items=[note_reply(n) for n in reply.notes], next_cursor=next_cursor(reply.next_cursor)
     )
 
 
@@ -306,11 +307,10 @@ async def list_disclosures(
     client_id: Id,
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[Ascii, Query(max_length=512)] = "",
+    page: Annotated[Page, paged(20, 100)],
 ) -> DisclosuresReply:
     reply = await notes(request).ListDisclosures(
-        pb.ListDisclosuresRequest(client_id=client_id, limit=limit, cursor=cursor),
+        pb.ListDisclosuresRequest(client_id=client_id, limit=page.limit, cursor=page.cursor),
         metadata=auth(token),
     )
     return DisclosuresReply(
@@ -327,7 +327,7 @@ async def list_disclosures(
             )
             for d in reply.disclosures
         ],
-        next_cursor=reply.next_cursor or None,
+        next_cursor=next_cursor(reply.next_cursor),
     )
 
 
