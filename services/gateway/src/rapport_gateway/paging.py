@@ -1,7 +1,8 @@
 """Paginated lists: every list takes `limit` and `cursor` and answers `items` and `next_cursor`
 (null on the last page). Routes take `page: Annotated[Page, paged(default, maximum)]`."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads page()'s parameter annotations at
+# run time, and they use paged()'s arguments (a string annotation could not see them).
 
 from dataclasses import dataclass
 from typing import Annotated, Any
