@@ -4,6 +4,7 @@ nothing half-posted: the ledger's entry count and balances do not move."""
 from __future__ import annotations
 
 from tests.billing.helpers import eventually, session_ended
+from tests.identity import operators
 
 
 async def _entries(clinic) -> int:
@@ -221,3 +222,24 @@ async def test_provider_down_leaves_the_invoice_pending_and_capture_retries(
 
 async def _captures(stripe, pid: str) -> int:
     return sum(1 for q in stripe.requests if q.path.endswith(f"{pid}/capture"))
+
+
+async def test_payouts_refuse_outsiders_even_for_a_month_without_sessions(clinic, http):
+    """A month with no earnings is still the clinic's business: another clinic's admin and an
+    operator (the marketplace's admin) get 403, not an empty statement (issue 13)."""
+    therapist = await clinic.therapist()
+    payouts = f"/v1/therapists/{therapist.user_id}/payouts"
+    quiet = {"period": "2001-01"}  # nobody earned anything then
+    r = await http.get(payouts, headers=therapist.h, params=quiet)
+    assert r.status_code == 200 and r.json()["lines"] == [], r.text
+    r = await http.get(payouts, headers=clinic.admin.h, params=quiet)
+    assert r.status_code == 200 and r.json()["lines"] == [], r.text
+    other = await type(clinic)(http, clinic.stack).open()
+    operator = await operators.operator(http)
+    for outsider in (other.admin, operator):
+        r = await http.get(payouts, headers=outsider.h, params=quiet)
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    # An id that is no therapist: refused, never an empty statement.
+    r = await http.get("/v1/therapists/nobody-here/payouts", headers=other.admin.h, params=quiet)
+    assert r.status_code in (403, 404), r.text

@@ -17,10 +17,8 @@ import pytest
 from pymongo import AsyncMongoClient
 from rapport_gateway.settings import GatewaySettings
 from rapport_local import procs
-from rapport_notes_vault import __main__ as notes_main
 from rapport_notes_vault.__main__ import create as create_notes
 from rapport_notes_vault.settings import NotesVaultSettings
-from rapport_session_relay import events as relay_events
 from rapport_session_relay.__main__ import create as create_relay
 
 from conftest import Gateway, start_service, unique_db
@@ -42,35 +40,29 @@ ROLES = (
 )
 
 
-def own_durables(mp: pytest.MonkeyPatch) -> None:
-    """This notes-vault and relay get JetStream durables of their own: under the services'
-    fixed names they would share (and split) the events of the tests/notes_vault and
-    tests/session_relay instances alive in the same session, each writing to its own database.
-    Read at create(), so patched only around it."""
-    tag = uuid.uuid4().hex[:8]
-    mp.setattr(notes_main, "CONSUMER", f"{notes_main.CONSUMER}-{tag}")
-    for name in ("CANCELLED_CONSUMER", "RESCHEDULED_CONSUMER"):
-        mp.setattr(relay_events, name, f"{getattr(relay_events, name)}-{tag}")
-
-
 @pytest.fixture(scope="session")
 async def full_stack(stack):
-    with pytest.MonkeyPatch.context() as mp:
-        own_durables(mp)
-        notes_app = create_notes(
-            NotesVaultSettings(
-                grpc_port=procs.free_port(),
-                mongo_uri=stack.deps.mongo_uri,
-                mongo_db=unique_db("notes"),
-                nats_url=stack.deps.nats_url_for("notes-vault"),
-                identity_addr=stack.identity_addr,
-                vault_addr=stack.deps.vault_addr,
-                vault_token=stack.deps.vault_tokens["notes-vault"],
-                drain_seconds=0.2,
-                jobs_interval_seconds=86400,
-            )
+    # Durables of their own (a setting): under the default names this notes-vault and relay
+    # would share (and split) the events of the tests/notes_vault and tests/session_relay
+    # instances alive in the same session, each writing to its own database.
+    tag = uuid.uuid4().hex[:8]
+    notes_app = create_notes(
+        NotesVaultSettings(
+            grpc_port=procs.free_port(),
+            mongo_uri=stack.deps.mongo_uri,
+            mongo_db=unique_db("notes"),
+            nats_url=stack.deps.nats_url_for("notes-vault"),
+            identity_addr=stack.identity_addr,
+            vault_addr=stack.deps.vault_addr,
+            vault_token=stack.deps.vault_tokens["notes-vault"],
+            drain_seconds=0.2,
+            jobs_interval_seconds=86400,
+            consumer_prefix=f"notes-vault-{tag}",
         )
-        relay_app = create_relay(relay_settings(stack, unique_db("relay")))
+    )
+    relay_app = create_relay(
+        relay_settings(stack, unique_db("relay"), consumer_prefix=f"session-relay-{tag}")
+    )
     notes = await start_service(notes_app)
     relay = await start_service(relay_app)
     port = procs.free_port()
@@ -110,6 +102,13 @@ class FullStack:
             self.notes.settings.mongo_db,  # type: ignore[attr-defined]
             self.relay.settings.mongo_db,  # type: ignore[attr-defined]
         ]
+
+    @property
+    def consumers(self) -> list:
+        """The durable consumers of this platform's live services (tests.settling)."""
+        s = self.stack
+        apps = (s.identity, s.scheduling, s.billing, self.notes, self.relay)  # type: ignore[attr-defined]
+        return [c for app in apps for c in app.consumers]
 
 
 @pytest.fixture(scope="session")

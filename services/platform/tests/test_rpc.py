@@ -13,7 +13,13 @@ from rapport.identity.v1 import identity_pb2 as pb
 from rapport.identity.v1 import identity_pb2_grpc
 from rapport_local.procs import free_port
 from rapport_platform import errors
-from rapport_platform.rpc import GrpcServer, Servicer, check_health, client_channel
+from rapport_platform.rpc import (
+    GrpcServer,
+    Servicer,
+    call_as_caller,
+    check_health,
+    client_channel,
+)
 
 from tests.waiting import eventually
 
@@ -217,3 +223,40 @@ async def test_calls_are_measured_with_method_and_status(served, telemetry):
     codes = {p["rpc.grpc.status_code"] for p in points}
     assert {0, grpc.StatusCode.NOT_FOUND.value[0]} <= codes
     assert all(p["rpc.service"] == FULL_NAME for p in points)
+
+
+@pytest.mark.parametrize(
+    ("raised", "passed"),
+    [
+        (errors.PermissionDenied("not your clinic"), errors.PermissionDenied),
+        (errors.NotFound("no such therapist"), errors.NotFound),
+        (errors.Unauthenticated("token revoked"), errors.Unauthenticated),
+        (errors.FailedPrecondition("not now"), errors.FailedPrecondition),
+        (errors.InvalidArgument("bad id"), errors.InvalidArgument),
+        # Not a refusal our caller could act on: the downstream is as good as down.
+        (errors.AlreadyExists("dup"), errors.Unavailable),
+        (RuntimeError("bug"), errors.Unavailable),
+    ],
+)
+async def test_a_downstream_refusal_is_passed_on_with_its_meaning(served, raised, passed):
+    _server, impl, _dep, channel = served
+    impl.raise_next.append(raised)
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    with pytest.raises(errors.DomainError) as caught:
+        await call_as_caller(
+            stub.Register, pb.RegisterRequest(), "t0ken", timeout=5, service="identity"
+        )
+    assert type(caught.value) is passed
+    if passed is not errors.Unavailable:
+        assert caught.value.message == raised.message  # the downstream's own words
+    else:
+        assert caught.value.message == "identity is unavailable"
+
+
+async def test_a_downstream_answer_comes_back_as_is(served):
+    _server, _impl, _dep, channel = served
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    reply = await call_as_caller(
+        stub.Register, pb.RegisterRequest(), "t0ken", timeout=5, service="identity"
+    )
+    assert reply.user_id == "u1"

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class NoteMetadata(_message.Message):
-    __slots__ = ("note_id", "client_id", "author_id", "clinic_id", "appointment_id", "kind", "sud", "shared_with_client", "status", "version", "root_note_id", "amends_note_id", "created_at", "signed_at", "format")
+    __slots__ = ("note_id", "client_id", "author_id", "clinic_id", "appointment_id", "kind", "sud", "shared_with_client", "status", "version", "root_note_id", "amends_note_id", "created_at", "signed_at", "format", "clinical_withheld")
     NOTE_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class NoteMetadata(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CLINICAL_WITHHELD_FIELD_NUMBER: _ClassVar[int]
     note_id: str
     client_id: str
     author_id: str
@@ -41,7 +42,8 @@ class NoteMetadata(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     signed_at: _timestamp_pb2.Timestamp
     format: str
-    def __init__(self, note_id: _Optional[str] = ..., client_id: _Optional[str] = ..., author_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., kind: _Optional[str] = ..., sud: _Optional[bool] = ..., shared_with_client: _Optional[bool] = ..., status: _Optional[str] = ..., version: _Optional[int] = ..., root_note_id: _Optional[str] = ..., amends_note_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., format: _Optional[str] = ...) -> None: ...
+    clinical_withheld: bool
+    def __init__(self, note_id: _Optional[str] = ..., client_id: _Optional[str] = ..., author_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., kind: _Optional[str] = ..., sud: _Optional[bool] = ..., shared_with_client: _Optional[bool] = ..., status: _Optional[str] = ..., version: _Optional[int] = ..., root_note_id: _Optional[str] = ..., amends_note_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., format: _Optional[str] = ..., clinical_withheld: _Optional[bool] = ...) -> None: ...
 
 class NoteContent(_message.Message):
     __slots__ = ("format", "sections", "body")

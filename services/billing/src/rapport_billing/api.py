@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from rapport.billing.v1 import billing_pb2 as pb
 from rapport.billing.v1 import billing_pb2_grpc
-from rapport_platform.auth import TokenVerifier
+from rapport_platform.auth import Principal, TokenVerifier
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_billing import domain
@@ -84,31 +85,34 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
             payment_status=status,
         )
 
-    async def RecordManualPayment(
-        self, request: pb.RecordManualPaymentRequest, context: grpc.aio.ServicerContext
-    ) -> pb.RecordManualPaymentResponse:
+    async def _by_hand(
+        self,
+        record: Callable[[Principal, str, int, str, str], Awaitable[domain.Invoice]],
+        request: pb.RecordManualPaymentRequest | pb.RecordManualRefundRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> pb.Invoice:
+        """Money received or returned by hand: the same request shape, the same answer."""
         who = await self.verifier.authenticate(context)
-        inv = await self.billing.record_manual_payment(
+        inv = await record(
             who,
             request.invoice_id,
             request.amount.amount_minor,
             request.amount.currency,
             request.method,
         )
-        return pb.RecordManualPaymentResponse(invoice=invoice_to_pb(inv))
+        return invoice_to_pb(inv)
+
+    async def RecordManualPayment(
+        self, request: pb.RecordManualPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordManualPaymentResponse:
+        invoice = await self._by_hand(self.billing.record_manual_payment, request, context)
+        return pb.RecordManualPaymentResponse(invoice=invoice)
 
     async def RecordManualRefund(
         self, request: pb.RecordManualRefundRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordManualRefundResponse:
-        who = await self.verifier.authenticate(context)
-        inv = await self.billing.record_manual_refund(
-            who,
-            request.invoice_id,
-            request.amount.amount_minor,
-            request.amount.currency,
-            request.method,
-        )
-        return pb.RecordManualRefundResponse(invoice=invoice_to_pb(inv))
+        invoice = await self._by_hand(self.billing.record_manual_refund, request, context)
+        return pb.RecordManualRefundResponse(invoice=invoice)
 
     async def SetClinicStripeAccount(
         self, request: pb.SetClinicStripeAccountRequest, context: grpc.aio.ServicerContext

@@ -35,7 +35,7 @@ from rapport_platform.errors import (
     Unavailable,
 )
 from rapport_platform.outbox import Outbox, consume_once
-from rapport_platform.rpc import bearer
+from rapport_platform.rpc import call_as_caller
 from rapport_platform.store import Session, Store
 from rapport_platform.telemetry import meter
 from rapport_platform.timestamps import to_timestamp
@@ -70,14 +70,6 @@ class UnknownAppointment(Exception):
 
 class UnknownClinic(Exception):
     """The clinic's terms (commission) are not known yet: parked like an unknown appointment."""
-
-
-_IDENTITY_ERRORS = {
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
-    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
-}
 
 
 class Identity:
@@ -124,19 +116,19 @@ class Identity:
         return reply.clinic  # type: ignore[no-any-return]
 
     async def _call(self, method: str, request: object, who: Principal) -> Any:
-        try:
-            return await getattr(self.stub, method)(
-                request, metadata=bearer(who.token), timeout=self.timeout
-            )
-        except grpc.aio.AioRpcError as exc:
-            cls = _IDENTITY_ERRORS.get(exc.code())
-            if cls is not None:
-                raise cls(exc.details() or "identity refused") from None
-            raise Unavailable("identity is unavailable") from None
+        rpc = getattr(self.stub, method)
+        return await call_as_caller(
+            rpc, request, who.token, timeout=self.timeout, service="identity"
+        )
 
     async def clinic(self, clinic_id: str, who: Principal) -> idpb.Clinic:
         reply = await self._call("GetClinic", idpb.GetClinicRequest(clinic_id=clinic_id), who)
         return reply.clinic  # type: ignore[no-any-return]
+
+    async def require_admin_of(self, therapist_id: str, who: Principal) -> None:
+        """Identity answers a therapist's licences only to the therapist and the admin of the
+        therapist's own clinic: its refusal (PERMISSION_DENIED, NOT_FOUND) is billing's."""
+        await self._call("ListLicenses", idpb.ListLicensesRequest(therapist_id=therapist_id), who)
 
     async def licenses(self, therapist_id: str, who: Principal) -> list[idpb.License]:
         reply = await self._call(
@@ -973,8 +965,16 @@ class Billing:
             who.require_role(CLINIC_ADMIN)
         invoices = await self.repo.earned_in(therapist_id, start, end)
         if who.role == CLINIC_ADMIN:
+            # The period's sessions say whose statement it is (a therapist who moved on stays
+            # visible to the old clinic for its months). With none, identity says whose
+            # therapist this is: an outsider gets 403, never an empty statement. Operators are
+            # the marketplace's admins: its independent therapists only (docs/billing.md).
             if any(i.clinic_id != who.clinic_id for i in invoices):
                 raise PermissionDenied("this therapist's sessions belong to another clinic")
+            if not invoices:
+                if self.identity is None:
+                    raise PermissionDenied("cannot tell whose therapist this is")
+                await self.identity.require_admin_of(therapist_id, who)
         currencies = {i.currency for i in invoices}
         if len(currencies) > 1:
             raise FailedPrecondition("sessions in several currencies: one statement each")

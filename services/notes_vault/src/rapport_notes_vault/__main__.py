@@ -20,7 +20,7 @@ from rapport_platform.vault import Vault
 
 from rapport_notes_vault.api import NotesApi
 from rapport_notes_vault.crypto import Envelope
-from rapport_notes_vault.events import CONSUMER, SCHEDULING_EVENTS, AppointmentProjection
+from rapport_notes_vault.events import SCHEDULING_EVENTS, AppointmentProjection
 from rapport_notes_vault.service import NotesVault, utc_now
 from rapport_notes_vault.settings import NotesVaultSettings
 from rapport_notes_vault.store import INDEXES
@@ -48,7 +48,10 @@ def create(settings: NotesVaultSettings, *, clock: Callable[[], datetime] = utc_
         identity=identity_pb2_grpc.IdentityServiceStub(identity_channel),
     )
     projection = Consumer(
-        bus, durable=CONSUMER, subject=SCHEDULING_EVENTS, handler=AppointmentProjection(store)
+        bus,
+        durable=f"{settings.consumer_prefix}-appointments",
+        subject=SCHEDULING_EVENTS,
+        handler=AppointmentProjection(store),
     )
 
     async def jobs(stop: asyncio.Event) -> None:

@@ -39,24 +39,27 @@ def content_pb(c: domain.Content) -> pb.NoteContent:
     return pb.NoteContent(format=c.format, sections=dict(c.sections), body=c.body)
 
 
-def note_pb(n: domain.Note) -> pb.NoteMetadata:
-    return pb.NoteMetadata(
+def note_pb(n: domain.Note, *, clinical: bool = True) -> pb.NoteMetadata:
+    """`clinical` False (a clinic admin's listing): kind, format, sud and shared_with_client are
+    left out, and clinical_withheld says so (an unset sud is not a "no")."""
+    meta = pb.NoteMetadata(
         note_id=n.note_id,
         client_id=n.client_id,
         author_id=n.author_id,
         clinic_id=n.clinic_id,
         appointment_id=n.appointment_id,
-        kind=n.kind,
-        sud=n.sud,
-        shared_with_client=n.shared_with_client,
         status=n.status,
         version=n.version,
         root_note_id=n.root_note_id,
         amends_note_id=n.amends_note_id,
         created_at=to_timestamp(n.created_at),
         signed_at=to_timestamp(n.signed_at),
-        format=n.format,
+        clinical_withheld=not clinical,
     )
+    if clinical:
+        meta.kind, meta.format = n.kind, n.format
+        meta.sud, meta.shared_with_client = n.sud, n.shared_with_client
+    return meta
 
 
 def consent_pb(c: domain.Consent, now: datetime) -> pb.Consent:
@@ -127,7 +130,9 @@ class NotesApi(notes_pb2_grpc.NotesServiceServicer):
             limit=request.limit,
             cursor=request.cursor,
         )
-        return pb.ListNotesResponse(notes=[note_pb(n) for n in notes], next_cursor=cursor)
+        return pb.ListNotesResponse(
+            notes=[note_pb(n.note, clinical=n.clinical) for n in notes], next_cursor=cursor
+        )
 
     async def GetNote(self, request: pb.GetNoteRequest, context: Ctx) -> pb.GetNoteResponse:
         caller = await self._caller(context)

@@ -401,7 +401,46 @@ def read_access(
     return Access(BY_CONSENT, consent=consent)
 
 
-def may_list(
+def require_listing(
+    caller: Caller,
+    client_id: str,
+    *,
+    treats: bool,
+    grants: Sequence[BreakGlass],
+    authored: bool,
+    clinic_seen: bool,
+    now: datetime,
+) -> None:
+    """Who may ask for a client's note listing at all: the client; a therapist who treats them,
+    wrote a note of theirs or holds an active break-glass grant; the admin of a clinic where they
+    are or were seen (`clinic_seen`). Anyone else is refused, never answered an empty page: a
+    list filtered by tenancy is no answer for an outsider."""
+    if caller.role == CLIENT:
+        if caller.user_id != client_id:
+            raise Denied("not your records", "not_self")
+    elif caller.role == THERAPIST:
+        granted = any(g.client_id == client_id and g.active(now) for g in grants)
+        if not (treats or authored or granted):
+            raise Denied("you do not treat this client", "not_treating")
+    elif caller.role == CLINIC_ADMIN:
+        if not (caller.clinic_id and clinic_seen):
+            raise Denied("the client is not seen in your clinic", "not_clinic")
+    else:
+        raise Denied("no access to client records", "role")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A note as a listing shows it. `clinical` False: the caller may not read the note itself
+    (a clinic admin keeping the records), so its clinical metadata (kind, format, sud,
+    shared_with_client) is withheld: whether a client has Part 2 (substance use) or
+    psychotherapy notes is not an administrator's to learn."""
+
+    note: Note
+    clinical: bool
+
+
+def listing(
     note: Note,
     caller: Caller,
     *,
@@ -409,11 +448,16 @@ def may_list(
     consents: Sequence[Consent],
     grants: Sequence[BreakGlass],
     now: datetime,
-) -> bool:
-    """Metadata visibility: what read_access would allow (MFA aside), plus a clinic admin's view
-    of their clinic's notes."""
+) -> Listed | None:
+    """What a listing shows of this note, if anything: all of its metadata to whoever
+    read_access would let read it (MFA aside): the author, a treating therapist by consent or
+    break-glass (the sud flag is what binds them to the redisclosure rule), the client their own
+    shared note; the administrative fields only (ids, author, appointment, status, versions,
+    times) to a clinic admin of the note's clinic; nothing to anyone else."""
     if caller.role == CLINIC_ADMIN:
-        return bool(caller.clinic_id) and caller.clinic_id == note.clinic_id
+        if caller.clinic_id and caller.clinic_id == note.clinic_id:
+            return Listed(note, clinical=False)
+        return None
     try:
         read_access(
             note,
@@ -424,8 +468,8 @@ def may_list(
             now=now,
         )
     except Denied:
-        return False
-    return True
+        return None
+    return Listed(note, clinical=True)
 
 
 # --- audit chain ----------------------------------------------------------------------------

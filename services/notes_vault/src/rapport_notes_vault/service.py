@@ -458,28 +458,43 @@ class NotesVault:
 
     async def list_notes(
         self, caller: domain.Caller, client_id: str, *, limit: int, cursor: str
-    ) -> tuple[list[domain.Note], str]:
+    ) -> tuple[list[domain.Listed], str]:
         limit = page_limit(limit)
         before = decode_cursor(cursor)
-        if caller.role == domain.CLIENT:
-            await self._guard(
-                caller,
-                "note.list",
-                lambda: self._need(caller.user_id == client_id, "not your records", "not_self"),
-                client_id=client_id,
-            )
         now = self.now()
         treats, consents, grants = await self._context(caller, client_id)
-        found: list[domain.Note] = []
+        authored = clinic_seen = False
+        if caller.role == domain.THERAPIST and not treats:
+            authored = await self.repo.has_notes(client_id, author_id=caller.user_id)
+        elif caller.role == domain.CLINIC_ADMIN and caller.clinic_id:
+            clinic_seen = caller.clinic_id in await self.repo.client_clinics(
+                client_id
+            ) or await self.repo.has_notes(client_id, clinic_id=caller.clinic_id)
+        await self._guard(
+            caller,
+            "note.list",
+            lambda: domain.require_listing(
+                caller,
+                client_id,
+                treats=treats,
+                grants=grants,
+                authored=authored,
+                clinic_seen=clinic_seen,
+                now=now,
+            ),
+            client_id=client_id,
+        )
+        found: list[domain.Listed] = []
         next_cursor = ""
         while len(found) < limit:
             batch = await self.repo.client_notes(client_id, before=before, limit=limit * 2)
             for n in batch:
                 before = (n.created_at, n.note_id)
-                if domain.may_list(
+                shown = domain.listing(
                     n, caller, treats=treats, consents=consents, grants=grants, now=now
-                ):
-                    found.append(n)
+                )
+                if shown is not None:
+                    found.append(shown)
                     if len(found) == limit:
                         next_cursor = encode_cursor(n.created_at, n.note_id)
                         break
@@ -574,7 +589,17 @@ class NotesVault:
         if caller.role == domain.CLIENT and caller.user_id == client_id:
             return await self.repo.consents(client_id)
         if caller.role == domain.THERAPIST:
-            return await self.repo.consents(client_id, caller.user_id)
+            # The consents naming the caller; a therapist neither named nor treating the client
+            # is refused, not answered an empty list.
+            mine = await self.repo.consents(client_id, caller.user_id)
+            if mine or await self.repo.treats(caller.user_id, client_id):
+                return mine
+            await self._deny(
+                caller,
+                "consent.list",
+                domain.Denied("you neither treat this client nor hold their consent", "stranger"),
+                client_id=client_id,
+            )
         await self._deny(
             caller,
             "consent.list",

@@ -33,6 +33,14 @@ class NotesVaultSettings(GrpcServiceSettings, VaultSettings):
     workers_enabled: bool = Field(
         True, description="run the projection consumer and the key jobs in this replica"
     )
+    consumer_prefix: str = Field(
+        "notes-vault",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="JetStream durable consumer names start with this (<prefix>-appointments); "
+        "two deployments sharing one NATS need different prefixes",
+    )
     break_glass_max_minutes: int = Field(
         240, ge=5, le=1440, description="longest emergency access a therapist may open"
     )

@@ -103,6 +103,16 @@ class NotesStore:
         )
         return {d["clinic_id"] async for d in cursor if d.get("clinic_id")}
 
+    async def has_notes(
+        self, client_id: str, *, author_id: str | None = None, clinic_id: str | None = None
+    ) -> bool:
+        query: dict[str, Any] = {"client_id": client_id}
+        if author_id is not None:
+            query["author_id"] = author_id
+        if clinic_id is not None:
+            query["clinic_id"] = clinic_id
+        return await self.db[NOTES].find_one(query, projection={"_id": 1}) is not None
+
     async def therapists_of(self, client_id: str) -> dict[str, str]:
         """{therapist_id: clinic_id} of everyone treating the client."""
         cursor = self.db[APPOINTMENTS].find(

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from pymongo.errors import PyMongoError
 
+from rapport_platform import errors
 from rapport_platform.errors import DomainError, dependency_errors
 from rapport_platform.telemetry import meter
 
@@ -320,3 +321,38 @@ async def check_health(channel: grpc.aio.Channel, service: str = "", timeout: fl
 def bearer(token: str) -> tuple[tuple[str, str], ...]:
     """Call metadata forwarding the caller's access token."""
     return (("authorization", f"Bearer {token}"),)
+
+
+# A downstream's refusals that mean the same to our caller: passed on with their code.
+_REFUSALS: dict[grpc.StatusCode, type[errors.DomainError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+}
+
+
+def passed_on(exc: grpc.aio.AioRpcError, service: str) -> errors.DomainError:
+    """A downstream service's refusal as the same domain error (its code and message reach our
+    caller); anything else (down, deadline, internal) as Unavailable."""
+    cls = _REFUSALS.get(exc.code())
+    if cls is not None:
+        return cls(exc.details() or f"{service} refused")
+    return errors.Unavailable(f"{service} is unavailable")
+
+
+async def call_as_caller(
+    rpc: Callable[..., Awaitable[Any]],
+    request: object,
+    token: str,
+    *,
+    timeout: float,
+    service: str,
+) -> Any:
+    """Ask another service a question with the caller's own token (it checks the caller's
+    rights itself); its refusal or outage becomes a domain error (`passed_on`)."""
+    try:
+        return await rpc(request, metadata=bearer(token), timeout=timeout)
+    except grpc.aio.AioRpcError as exc:
+        raise passed_on(exc, service) from None

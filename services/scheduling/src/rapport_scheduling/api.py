@@ -33,7 +33,7 @@ from rapport_platform.errors import (
     Unavailable,
 )
 from rapport_platform.outbox import Outbox
-from rapport_platform.rpc import bearer
+from rapport_platform.rpc import bearer, call_as_caller
 from rapport_platform.store import Session, Store
 from rapport_platform.timestamps import to_timestamp
 
@@ -210,15 +210,10 @@ class Identity:
         return str(reply.profile.clinic_id)
 
     async def _call(self, method: str, request: object, who: Principal) -> Any:
-        try:
-            return await getattr(self.stub, method)(
-                request, metadata=bearer(who.token), timeout=self.timeout
-            )
-        except grpc.aio.AioRpcError as exc:
-            cls = _IDENTITY_ERRORS.get(exc.code())
-            if cls is not None:
-                raise cls(exc.details() or "identity refused") from None
-            raise Unavailable("identity is unavailable") from None
+        rpc = getattr(self.stub, method)
+        return await call_as_caller(
+            rpc, request, who.token, timeout=self.timeout, service="identity"
+        )
 
     async def me(self, who: Principal) -> idpb.User:
         reply: idpb.GetMeResponse = await self._call("GetMe", idpb.GetMeRequest(), who)

@@ -119,8 +119,8 @@ def create(settings: SessionRelaySettings, *, clock: Callable[[], datetime] = ut
             ),
         )
         for durable, subject, cancelled in (
-            (events.CANCELLED_CONSUMER, events.CANCELLED, True),
-            (events.RESCHEDULED_CONSUMER, events.RESCHEDULED, False),
+            (settings.consumer_prefix + events.CANCELLED_SUFFIX, events.CANCELLED, True),
+            (settings.consumer_prefix + events.RESCHEDULED_SUFFIX, events.RESCHEDULED, False),
         )
     ]
     app = RelayApp(

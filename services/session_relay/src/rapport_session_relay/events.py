@@ -17,8 +17,9 @@ STARTED = "rapport.sessions.session_started"
 ENDED = "rapport.sessions.session_ended"
 CANCELLED = "rapport.scheduling.appointment_cancelled"
 RESCHEDULED = "rapport.scheduling.appointment_rescheduled"
-CANCELLED_CONSUMER = "session-relay-appointment-cancelled"
-RESCHEDULED_CONSUMER = "session-relay-appointment-rescheduled"
+# Durable consumer names: <consumer_prefix><suffix> (the prefix is a setting).
+CANCELLED_SUFFIX = "-appointment-cancelled"
+RESCHEDULED_SUFFIX = "-appointment-rescheduled"
 
 
 def started(room: domain.Room, now: datetime) -> ev.SessionStarted:

@@ -20,8 +20,9 @@ Paths:
 from __future__ import annotations
 
 import html
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -33,6 +34,7 @@ from rapport.types.v1.money_pb2 import Money
 from starlette.exceptions import HTTPException
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.paging import Page, next_cursor, paged
 from rapport_gateway.text import Ascii
 
 DOWNSTREAM = "billing"
@@ -132,14 +134,13 @@ class InvoicesReply(BaseModel):
 async def list_invoices(
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[Ascii, Query(max_length=500)] = "",
+    page: Annotated[Page, paged(50, 200)],
 ) -> InvoicesReply:
     reply = await billing(request).ListInvoices(
-        pb.ListInvoicesRequest(limit=limit, cursor=cursor), metadata=auth(token)
+        pb.ListInvoicesRequest(limit=page.limit, cursor=page.cursor), metadata=auth(token)
     )
     return InvoicesReply(
-        items=[invoice_reply(i) for i in reply.items], next_cursor=reply.next_cursor or None
+        items=[invoice_reply(i) for i in reply.items], next_cursor=next_cursor(reply.next_cursor)
     )
 
 
@@ -174,12 +175,16 @@ class ManualPaymentBody(Strict):
     reference: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9 _./-]*$")
 
 
-@router.post("/v1/invoices/{invoice_id}/payments", status_code=201, response_model=InvoiceReply)
-async def record_payment(
-    invoice_id: Id, body: ManualPaymentBody, request: Request, token: Token
+async def _by_hand(
+    rpc: Callable[..., Awaitable[Any]],
+    message: type[pb.RecordManualPaymentRequest] | type[pb.RecordManualRefundRequest],
+    invoice_id: str,
+    body: ManualPaymentBody,
+    token: str,
 ) -> InvoiceReply:
-    reply = await billing(request).RecordManualPayment(
-        pb.RecordManualPaymentRequest(
+    """Money received or returned by hand: the same body, the same answer."""
+    reply = await rpc(
+        message(
             invoice_id=invoice_id,
             amount=Money(amount_minor=body.amount_minor, currency=body.currency),
             method=body.method,
@@ -188,22 +193,22 @@ async def record_payment(
         metadata=auth(token),
     )
     return invoice_reply(reply.invoice)
+
+
+@router.post("/v1/invoices/{invoice_id}/payments", status_code=201, response_model=InvoiceReply)
+async def record_payment(
+    invoice_id: Id, body: ManualPaymentBody, request: Request, token: Token
+) -> InvoiceReply:
+    rpc = billing(request).RecordManualPayment
+    return await _by_hand(rpc, pb.RecordManualPaymentRequest, invoice_id, body, token)
 
 
 @router.post("/v1/invoices/{invoice_id}/refunds", status_code=201, response_model=InvoiceReply)
 async def record_refund(
     invoice_id: Id, body: ManualPaymentBody, request: Request, token: Token
 ) -> InvoiceReply:
-    reply = await billing(request).RecordManualRefund(
-        pb.RecordManualRefundRequest(
-            invoice_id=invoice_id,
-            amount=Money(amount_minor=body.amount_minor, currency=body.currency),
-            method=body.method,
-            reference=body.reference,
-        ),
-        metadata=auth(token),
-    )
-    return invoice_reply(reply.invoice)
+    rpc = billing(request).RecordManualRefund
+    return await _by_hand(rpc, pb.RecordManualRefundRequest, invoice_id, body, token)
 
 
 class Rate(Strict):

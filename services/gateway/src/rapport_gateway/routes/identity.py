@@ -13,6 +13,7 @@ from rapport.identity.v1 import identity_pb2_grpc
 from rapport.types.v1 import money_pb2
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.paging import Page, next_cursor, paged
 from rapport_gateway.text import Ascii, Line, OptionalLine, Paragraph
 
 DOWNSTREAM = "identity"
@@ -434,11 +435,10 @@ class DirectoryPage(BaseModel):
 async def directory(
     request: Request,
     jurisdiction: Annotated[Ascii, Query(max_length=10, description="the client's ISO 3166-2")],
+    page: Annotated[Page, paged(20, 100)],
     specialty: Annotated[OptionalLine, Query(max_length=40)] = "",
     language: Annotated[Ascii, Query(max_length=35, description="BCP 47")] = "",
     modality: Literal["video", "chat", ""] = "",
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[Ascii, Query(max_length=200)] = "",
 ) -> DirectoryPage:
     """Public: therapists eligible to see a client living in `jurisdiction`, with their verified
     licences (legitimacy), never an email."""
@@ -448,8 +448,8 @@ async def directory(
             specialty=specialty,
             language=language,
             modality=MODALITIES.get(modality, idpb.MODALITY_UNSPECIFIED),
-            limit=limit,
-            cursor=cursor,
+            limit=page.limit,
+            cursor=page.cursor,
         )
     )
     items = []
@@ -461,7 +461,7 @@ async def directory(
                 licenses=[license_reply(lic) for lic in entry.licenses],
             )
         )
-    return DirectoryPage(items=items, next_cursor=reply.next_cursor or None)
+    return DirectoryPage(items=items, next_cursor=next_cursor(reply.next_cursor))
 
 
 class ClinicTherapist(BaseModel):
@@ -480,12 +480,11 @@ async def clinic_therapists(
     clinic_id: Id,
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[Ascii, Query(max_length=200)] = "",
+    page: Annotated[Page, paged(20, 100)],
 ) -> ClinicTherapistPage:
     """The clinic admin's view of their own therapists, every licence status included."""
     reply = await identity(request).ListClinicTherapists(
-        idpb.ListClinicTherapistsRequest(clinic_id=clinic_id, limit=limit, cursor=cursor),
+        idpb.ListClinicTherapistsRequest(clinic_id=clinic_id, limit=page.limit, cursor=page.cursor),
         metadata=auth(token),
     )
     return ClinicTherapistPage(
@@ -497,7 +496,7 @@ async def clinic_therapists(
             )
             for t in reply.items
         ],
-        next_cursor=reply.next_cursor or None,
+        next_cursor=next_cursor(reply.next_cursor),
     )
 
 

@@ -35,6 +35,7 @@ from rapport.notes.v1 import notes_pb2_grpc
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_gateway.deps import Token, auth, stub
+from rapport_gateway.paging import Page, next_cursor, paged
 from rapport_gateway.text import Ascii, Line, Paragraph
 
 DOWNSTREAM = "notes_vault"
@@ -88,16 +89,20 @@ def _content(b: NoteBody | ContentBody) -> pb.NoteContent:
     return pb.NoteContent(format=fmt, sections=b.sections, body=b.body)
 
 
+# Only those who may read a note see its clinical metadata; a clinic admin's listing gets null.
+_WITHHELD = "null: withheld from this caller (a clinic admin's listing)"
+
+
 class NoteReply(BaseModel):
     note_id: str
     client_id: str
     author_id: str
     clinic_id: str
     appointment_id: str
-    kind: str
-    format: str
-    sud: bool
-    shared_with_client: bool
+    kind: str | None = Field(description=_WITHHELD)
+    format: str | None = Field(description=_WITHHELD)
+    sud: bool | None = Field(description="42 CFR Part 2 (substance use) record; " + _WITHHELD)
+    shared_with_client: bool | None = Field(description=_WITHHELD)
     status: str
     version: int
     root_note_id: str
@@ -107,16 +112,17 @@ class NoteReply(BaseModel):
 
 
 def note_reply(n: pb.NoteMetadata) -> NoteReply:
+    shown = not n.clinical_withheld
     return NoteReply(
         note_id=n.note_id,
         client_id=n.client_id,
         author_id=n.author_id,
         clinic_id=n.clinic_id,
         appointment_id=n.appointment_id,
-        kind=n.kind,
-        format=n.format,
-        sud=n.sud,
-        shared_with_client=n.shared_with_client,
+        kind=n.kind if shown else None,
+        format=n.format if shown else None,
+        sud=n.sud if shown else None,
+        shared_with_client=n.shared_with_client if shown else None,
         status=n.status,
         version=n.version,
         root_note_id=n.root_note_id,
@@ -160,14 +166,14 @@ async def list_notes(
     client_id: Id,
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[Ascii, Query(max_length=512)] = "",
+    page: Annotated[Page, paged(20, 100)],
 ) -> NotesReply:
     reply = await notes(request).ListNotes(
-        pb.ListNotesRequest(client_id=client_id, limit=limit, cursor=cursor), metadata=auth(token)
+        pb.ListNotesRequest(client_id=client_id, limit=page.limit, cursor=page.cursor),
+        metadata=auth(token),
     )
     return NotesReply(
-        items=[note_reply(n) for n in reply.notes], next_cursor=reply.next_cursor or None
+        items=[note_reply(n) for n in reply.notes], next_cursor=next_cursor(reply.next_cursor)
     )
 
 
@@ -301,11 +307,10 @@ async def list_disclosures(
     client_id: Id,
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[Ascii, Query(max_length=512)] = "",
+    page: Annotated[Page, paged(20, 100)],
 ) -> DisclosuresReply:
     reply = await notes(request).ListDisclosures(
-        pb.ListDisclosuresRequest(client_id=client_id, limit=limit, cursor=cursor),
+        pb.ListDisclosuresRequest(client_id=client_id, limit=page.limit, cursor=page.cursor),
         metadata=auth(token),
     )
     return DisclosuresReply(
@@ -322,7 +327,7 @@ async def list_disclosures(
             )
             for d in reply.disclosures
         ],
-        next_cursor=reply.next_cursor or None,
+        next_cursor=next_cursor(reply.next_cursor),
     )
 
 

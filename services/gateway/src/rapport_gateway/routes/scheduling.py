@@ -32,6 +32,7 @@ from rapport_platform.timestamps import to_timestamp
 from starlette.exceptions import HTTPException
 
 from rapport_gateway.deps import Token, auth, downstream, stub
+from rapport_gateway.paging import Page, next_cursor, paged
 from rapport_gateway.text import Ascii, Line, Paragraph
 
 DOWNSTREAM = "scheduling"
@@ -397,14 +398,13 @@ async def book(
 async def list_appointments(
     request: Request,
     token: Token,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[Ascii, Query(max_length=500)] = "",
+    page: Annotated[Page, paged(50, 200)],
     status: Annotated[list[Status] | None, Query(max_length=len(STATUSES))] = None,
     range_from: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
 ) -> AppointmentsReply:
     req = pb.ListAppointmentsRequest(
-        limit=limit, cursor=cursor, statuses=[STATUSES[s] for s in status or []]
+        limit=page.limit, cursor=page.cursor, statuses=[STATUSES[s] for s in status or []]
     )
     if range_from is not None:
         req.start_from.CopyFrom(to_timestamp(range_from))
@@ -412,7 +412,8 @@ async def list_appointments(
         req.start_before.CopyFrom(to_timestamp(to))
     reply = await scheduling(request).ListAppointments(req, metadata=auth(token))
     return AppointmentsReply(
-        items=[appointment_reply(a) for a in reply.items], next_cursor=reply.next_cursor or None
+        items=[appointment_reply(a) for a in reply.items],
+        next_cursor=next_cursor(reply.next_cursor),
     )
 
 
