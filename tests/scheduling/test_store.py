@@ -10,11 +10,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pymongo import ASCENDING, IndexModel
 from pymongo.errors import PyMongoError
 from rapport_platform.outbox import INDEXES as OUTBOX_INDEXES
 from rapport_platform.store import Store
 from rapport_scheduling import domain
-from rapport_scheduling.store import INDEXES, SchedulingStore, SlotTaken
+from rapport_scheduling.store import CLAIMS, INDEXES, RETIRED_INDEXES, SchedulingStore, SlotTaken
 
 NOW = datetime(2030, 1, 7, 8, tzinfo=UTC)
 POLICY = domain.CancellationPolicy(24, 0, "USD")
@@ -143,3 +144,23 @@ async def test_indexes_make_claims_unique_and_holds_expire(repo):
     other = appt(NOW + timedelta(hours=5), 30, therapist="t2")
     same_time = appt(NOW + timedelta(hours=5), 30, therapist="t1")
     assert await book(repo, other) and await book(repo, same_time)  # per therapist
+
+
+async def test_an_older_database_loses_the_retired_claim_indexes_at_start(deps):
+    """A database an earlier version indexed (appointment_id, a TTL on every claim) is brought to
+    today's indexes when the service starts: the retired ones cost every booking's ten writes."""
+    store = Store(deps.mongo_uri, f"sched_store_{uuid.uuid4().hex[:10]}")
+    try:
+        old = [
+            IndexModel([("appointment_id", ASCENDING)]),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        ]
+        await store.db[CLAIMS].create_indexes(old)
+        await store.ensure_indexes(INDEXES, RETIRED_INDEXES)
+        await store.ensure_indexes(INDEXES, RETIRED_INDEXES)  # a second start changes nothing
+        names = {i["name"] async for i in await store.db[CLAIMS].list_indexes()}
+        assert not names & set(RETIRED_INDEXES[CLAIMS])
+        assert "holds_expire" in names
+    finally:
+        await store.client.drop_database(store.db.name)
+        await store.close()

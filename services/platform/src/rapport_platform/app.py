@@ -38,6 +38,7 @@ class ServiceApp:
         bus: Bus,
         outbox: Outbox | None = None,
         indexes: Mapping[str, Sequence[IndexModel]] | None = None,
+        retired_indexes: Mapping[str, Sequence[str]] | None = None,
         checks: Mapping[str, Check] | None = None,
         loops: Sequence[Loop] = (),
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
@@ -49,6 +50,7 @@ class ServiceApp:
         self.bus = bus
         self.outbox = outbox
         self._indexes = {**OUTBOX_INDEXES, **(indexes or {})}
+        self._retired_indexes = dict(retired_indexes or {})
         self._extra_checks = dict(checks or {})
         self._loops = list(loops)
         self._on_start = list(on_start)
@@ -91,7 +93,7 @@ class ServiceApp:
         delay = 0.2
         while True:
             try:
-                await self.store.ensure_indexes(self._indexes)
+                await self.store.ensure_indexes(self._indexes, self._retired_indexes)
                 for hook in self._on_start:
                     await hook()
                 self._initialised.set()

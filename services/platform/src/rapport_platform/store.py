@@ -47,8 +47,18 @@ class Store:
         with pymongo.timeout(PING_TIMEOUT_S):
             await self.client.admin.command("ping")
 
-    async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:
-        """Create each collection's indexes (idempotent), at service start."""
+    async def ensure_indexes(
+        self,
+        indexes: Mapping[str, Sequence[IndexModel]],
+        retired: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Create each collection's indexes (idempotent), at service start. Indexes a newer
+        version no longer wants (`retired`, by name) are dropped first: they cost every write,
+        and one may hold the key pattern of its replacement."""
+        for collection, names in (retired or {}).items():
+            present = {i["name"] async for i in await self.db[collection].list_indexes()}
+            for name in set(names) & present:
+                await self.db[collection].drop_index(name)
         for collection, models in indexes.items():
             if models:
                 await self.db[collection].create_indexes(list(models))

@@ -28,7 +28,7 @@ from rapport_scheduling.events import (
     TherapistJoinedClinicHandler,
 )
 from rapport_scheduling.settings import SchedulingSettings
-from rapport_scheduling.store import INDEXES, SchedulingStore
+from rapport_scheduling.store import INDEXES, RETIRED_INDEXES, SchedulingStore
 
 NAME = "scheduling"
 
@@ -89,6 +89,7 @@ def create(settings: SchedulingSettings, *, clock: Callable[[], datetime] = utc_
         bus=bus,
         outbox=outbox,
         indexes=INDEXES,
+        retired_indexes=RETIRED_INDEXES,
         loops=[reminders.run, session_ended.run, joined_clinic.run, payment_authorized.run]
         if settings.workers_enabled
         else [],

@@ -78,6 +78,10 @@ INDEXES = {
     FEEDS: [IndexModel([("therapist_id", ASCENDING)], unique=True)],
 }
 
+# Indexes earlier versions made and this one drops at start: claims are found by their ids now,
+# and the expiry index holds only the holds' claims (see CLAIMS above).
+RETIRED_INDEXES = {CLAIMS: ["appointment_id_1", "expires_at_1"]}
+
 
 class SlotTaken(AlreadyExists):
     def __init__(self) -> None:
