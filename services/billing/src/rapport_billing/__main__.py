@@ -66,7 +66,7 @@ def create(settings: BillingSettings, *, clock: Callable[[], datetime] = utc_now
         # No Vault readiness check: only superbills need it (503 alone while it is down);
         # payments and webhooks keep working.
         on_start=[vault.login],
-        on_stop=[identity_channel.close],
+        on_stop=[identity_channel.close, vault.close],
     )
     app.billing = billing  # type: ignore[attr-defined]  # for tests: use cases without gRPC
     app.serve(

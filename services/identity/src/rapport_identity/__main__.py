@@ -151,7 +151,7 @@ def create(
         checks={"vault": vault.check},
         on_start=[vault.login, ensure_marketplace, migrate],
         loops=[vault.keep_token_alive, periodic.run],
-        on_stop=[close_passwords],
+        on_stop=[close_passwords, vault.close],
     )
     app.periodic = periodic  # type: ignore[attr-defined]  # tests drive the jobs directly
     app.passwords = passwords  # type: ignore[attr-defined]  # tests occupy the hashing workers

@@ -77,7 +77,7 @@ def create(settings: NotesVaultSettings, *, clock: Callable[[], datetime] = utc_
             *([projection.run, jobs] if settings.workers_enabled else []),
         ],
         on_start=[vault.login],
-        on_stop=[identity_channel.close],
+        on_stop=[identity_channel.close, vault.close],
     )
     app.serve(
         [

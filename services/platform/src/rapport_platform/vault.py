@@ -1,14 +1,20 @@
 """Vault (OpenBao locally, HashiCorp Vault in Kubernetes) through hvac.
 
-hvac is synchronous; calls run in a worker thread so the event loop never blocks. Token auth
-locally, Kubernetes auth in a cluster. Each call is timed in `rapport.vault.request.duration`.
+hvac is synchronous; calls run in worker threads of Vault's own so the event loop never blocks,
+and a slow or frozen Vault never holds the threads of the loop's default executor: PyMongo's
+monitor resolves the database's address there (getaddrinfo) to reconnect after an outage, and
+waits, unbounded, for a free one. Token auth locally, Kubernetes auth in a cluster. Each call
+is timed in `rapport.vault.request.duration`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
+import contextvars
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -29,16 +35,17 @@ _duration = meter("rapport.vault").create_histogram(
 
 
 class Vault:
-    def __init__(self, settings: VaultSettings, *, timeout: float = 5.0) -> None:
+    def __init__(self, settings: VaultSettings, *, timeout: float = 5.0, workers: int = 8) -> None:
         self.mount = settings.vault_transit_mount
         self.client = hvac.Client(url=settings.vault_addr, timeout=timeout)
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="vault")
         self._settings = settings
         if settings.vault_auth == "token":
             self.client.token = settings.vault_token
 
     async def login(self) -> None:
         if self._settings.vault_auth == "kubernetes":
-            jwt = await asyncio.to_thread(SA_TOKEN.read_text)
+            jwt = await self._run(SA_TOKEN.read_text)
             await self.call(
                 "login",
                 lambda c: c.auth.kubernetes.login(role=self._settings.vault_role, jwt=jwt),
@@ -48,9 +55,17 @@ class Vault:
         """Run fn(client) off the event loop, timing it under `operation` (never a key's data)."""
         started = time.perf_counter()
         try:
-            return await asyncio.to_thread(fn, self.client)
+            return await self._run(fn, self.client)
         finally:
             _duration.record(time.perf_counter() - started, {"operation": operation})
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        # As asyncio.to_thread, with the caller's context (its span), on Vault's own threads.
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def keep_token_alive(self, stop: asyncio.Event, interval_s: float = 3600.0) -> None:
         """Periodic tokens die unless renewed; Kubernetes logins expire: refresh hourly."""

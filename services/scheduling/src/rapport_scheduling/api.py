@@ -4,6 +4,8 @@ transactions that keep appointments, claims, reminders and outbox events togethe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
@@ -56,6 +58,7 @@ STATUS_TO_PB = {
 }
 PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
 FEED_LIMIT = 2000
+_SLOT_SEARCH = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="slots")
 
 
 def from_ts(value: Timestamp, *, field: str) -> datetime:
@@ -392,9 +395,13 @@ class SchedulingApi(scheduling_pb2_grpc.SchedulingServiceServicer):
             av.therapist_id, range_from - margin, range_to + margin, now
         )
         # CPU-bound (up to a month of candidate starts): in a worker thread, so the event loop
-        # keeps answering other callers meanwhile.
-        slots = await asyncio.to_thread(
-            domain.free_slots, av, duration, range_from, range_to, now, claimed, limit
+        # keeps answering other callers meanwhile; threads of its own, so a burst of slot
+        # searches never holds the default executor the database driver reconnects through.
+        slots = await asyncio.get_running_loop().run_in_executor(
+            _SLOT_SEARCH,
+            functools.partial(
+                domain.free_slots, av, duration, range_from, range_to, now, claimed, limit
+            ),
         )
         return pb.ListSlotsResponse(
             slots=[pb.Slot(start=to_timestamp(s), end=to_timestamp(e)) for s, e in slots[:limit]],
