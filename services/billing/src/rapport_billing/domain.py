@@ -310,7 +310,8 @@ class Outcome:
     refunded: int = 0
 
 
-def _note(inv: Invoice, label: str, now: datetime, /, **changes: Any) -> Invoice:
+def note(inv: Invoice, label: str, now: datetime, /, **changes: Any) -> Invoice:
+    """The invoice with `changes` and one more history entry: every status change is recorded."""
     return dataclasses.replace(inv, history=(*inv.history, StatusChange(label, now)), **changes)
 
 
@@ -382,7 +383,7 @@ def issue(
 def confirm(inv: Invoice, now: datetime) -> Outcome:
     if inv.confirmed:
         return Outcome(inv)
-    return Outcome(_note(inv, "confirmed", now, confirmed=True, held=False, hold_expires_at=None))
+    return Outcome(note(inv, "confirmed", now, confirmed=True, held=False, hold_expires_at=None))
 
 
 def reschedule(
@@ -396,7 +397,7 @@ def reschedule(
     """The invoice follows the appointment; a new price adjusts what is owed (before delivery)."""
     if inv.status in (VOID, REFUNDED) or inv.earned:
         return Outcome(inv)
-    moved = _note(inv, "rescheduled", now, start=start, end=end)
+    moved = note(inv, "rescheduled", now, start=start, end=end)
     new_amount = sliding_scale(list_price, rate_bps) if list_price != inv.list_price else inv.amount
     delta = new_amount - inv.amount
     if delta == 0 or new_amount < inv.paid or new_amount < inv.authorized:
@@ -430,7 +431,7 @@ def authorize(inv: Invoice, provider: str, payment_id: str, amount: int, now: da
     check_amount(amount)
     if amount > inv.due:
         raise FailedPrecondition("authorization exceeds what is due", field="amount")
-    after = _note(
+    after = note(
         inv,
         AUTHORIZED,
         now,
@@ -489,7 +490,7 @@ def receive(
             # Paid another way: the card authorization is not needed any more.
             changes.update(pending_action=RELEASE, next_action_at=now)
     after = (
-        _note(inv, status, now, **changes)
+        note(inv, status, now, **changes)
         if status != inv.status
         else dataclasses.replace(inv, **changes)
     )
@@ -528,7 +529,7 @@ def earn(inv: Invoice, commission_bps: int, platform_fee_bps: int, now: datetime
     }
     if inv.status == AUTHORIZED and inv.due > 0:
         changes.update(pending_action=CAPTURE, next_action_at=now, action_attempts=0)
-    return Outcome(_note(inv, "earned", now, **changes), entries)
+    return Outcome(note(inv, "earned", now, **changes), entries)
 
 
 def void(inv: Invoice, now: datetime) -> Outcome:
@@ -560,7 +561,7 @@ def void(inv: Invoice, now: datetime) -> Outcome:
     # so nobody can complete it later; money it already took is refunded instead.
     release = bool(inv.payment_id) and inv.provider not in ("", "manual") and not inv.stripe_paid
     action = REFUND if via_stripe > inv.refund_stripe else (RELEASE if release else NO_ACTION)
-    after = _note(
+    after = note(
         inv,
         VOID,
         now,
@@ -594,16 +595,14 @@ def refunded(inv: Invoice, amount: int, provider: str, ref: str, now: datetime) 
         if changes["refund_stripe"] == 0:
             changes["refund_id"] = ""
     status = REFUNDED if due == 0 and inv.status == VOID else inv.status
-    after = _note(
-        inv, "refunded" if status == inv.status else status, now, status=status, **changes
-    )
+    after = note(inv, "refunded" if status == inv.status else status, now, status=status, **changes)
     return Outcome(after, (entry,), ("refund_issued",), refunded=amount)
 
 
 def refund_failed(inv: Invoice, now: datetime) -> Invoice:
     """The processor could not return the money: it is still owed, now to be returned by hand
     (an admin records it)."""
-    return _note(inv, "refund_failed", now, refund_stripe=0, refund_id="", pending_action=NO_ACTION)
+    return note(inv, "refund_failed", now, refund_stripe=0, refund_id="", pending_action=NO_ACTION)
 
 
 def authorization_canceled(inv: Invoice, payment_id: str, now: datetime) -> Outcome:
@@ -620,7 +619,7 @@ def authorization_canceled(inv: Invoice, payment_id: str, now: datetime) -> Outc
         changes.update(pending_action=NO_ACTION, next_action_at=None)
     if relied:
         changes["status"] = OPEN
-    after = _note(inv, "authorization_canceled", now, **changes)
+    after = note(inv, "authorization_canceled", now, **changes)
     return Outcome(after, (), ("payment_failed",) if relied else ())
 
 
@@ -691,7 +690,7 @@ def charge_fee(
         }
         if back_stripe:
             changes.update(pending_action=REFUND, next_action_at=now, action_attempts=0)
-    reduced = _note(
+    reduced = note(
         inv,
         "fee_only",
         now,

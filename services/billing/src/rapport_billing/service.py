@@ -737,12 +737,13 @@ class Billing:
             cur = await self.repo.invoice(inv.invoice_id, session)
             if cur is None or cur.pending_action != domain.REFUND:
                 return
-            cur = dataclasses.replace(
+            cur = domain.note(
                 cur,
+                "refund_requested",
+                now,
                 pending_action=domain.NO_ACTION,
                 next_action_at=None,
                 refund_id=refund.ref,
-                history=(*cur.history, domain.StatusChange("refund_requested", now)),
             )
             if refund.status == "succeeded":
                 await self._apply(
@@ -781,11 +782,8 @@ class Billing:
             cur = await self.repo.invoice(inv.invoice_id, session)
             if cur is None or cur.pending_action != inv.pending_action:
                 return
-            failed = dataclasses.replace(
-                cur,
-                pending_action=domain.NO_ACTION,
-                next_action_at=None,
-                history=(*cur.history, domain.StatusChange("payment_failed", now)),
+            failed = domain.note(
+                cur, "payment_failed", now, pending_action=domain.NO_ACTION, next_action_at=None
             )
             await self.repo.save_invoice(session, failed)
             await self.outbox.add(
