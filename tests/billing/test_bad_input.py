@@ -3,6 +3,12 @@ nothing half-posted: the ledger's entry count and balances do not move."""
 
 from __future__ import annotations
 
+import grpc
+import pytest
+from rapport.billing.v1 import billing_pb2, billing_pb2_grpc
+from rapport.types.v1.money_pb2 import Money
+from rapport_platform.rpc import client_channel
+
 from tests.billing.helpers import eventually, session_ended
 from tests.identity import operators
 
@@ -26,6 +32,8 @@ async def test_manual_payments_refuse_bad_amounts_currencies_and_void_invoices(c
         ({"amount_minor": 100, "currency": "usd", "method": "cash"}, 422),
         ({"amount_minor": 100, "currency": "USD", "method": "bitcoin"}, 422),
         ({"amount_minor": 9001, "currency": "USD", "method": "cash"}, 409),  # more than due
+        ({"amount_minor": 100, "currency": "USD", "method": "cash", "reference": "x" * 65}, 422),
+        ({"amount_minor": 100, "currency": "USD", "method": "cash", "reference": "a\nb"}, 422),
     ]
     for body, status in cases:
         r = await http.post(url, headers=clinic.admin.h, json=body)
@@ -40,6 +48,7 @@ async def test_manual_payments_refuse_bad_amounts_currencies_and_void_invoices(c
     r = await http.post("/v1/invoices/inv_nope/payments", headers=clinic.admin.h, json=ok)
     assert r.status_code == 404
     assert await _entries(clinic) == before
+    assert (await clinic.invoice_of(clinic.admin, aid))["by_hand"] == []  # refusals keep nothing
 
     # Void it (early cancellation), then try to pay it.
     r = await http.post(f"/v1/appointments/{aid}/cancel", headers=client.h, json={"reason": ""})
@@ -243,3 +252,35 @@ async def test_payouts_refuse_outsiders_even_for_a_month_without_sessions(clinic
     # An id that is no therapist: refused, never an empty statement.
     r = await http.get("/v1/therapists/nobody-here/payouts", headers=other.admin.h, params=quiet)
     assert r.status_code in (403, 404), r.text
+
+
+async def test_billing_refuses_a_free_text_reference_over_grpc(clinic, stack, http):
+    """The gateway's check is not the only one: billing's own API refuses a reference that is
+    not a short code (it could carry a name), and records nothing."""
+    therapist = await clinic.therapist()
+    client = await clinic.client()
+    aid = (await clinic.booked(client, therapist))["appointment_id"]
+    inv = await clinic.wait_invoice(client, aid)
+    before = await _entries(clinic)
+    auth = (("authorization", f"Bearer {clinic.admin.access}"),)
+    channel = client_channel(f"127.0.0.1:{stack.billing.server.port}")
+    try:
+        stub = billing_pb2_grpc.BillingServiceStub(channel)
+        for reference in ("Paid by Jane Doe, thanks!", "x" * 65):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.RecordManualPayment(
+                    billing_pb2.RecordManualPaymentRequest(
+                        invoice_id=inv["invoice_id"],
+                        amount=Money(amount_minor=100, currency="USD"),
+                        method="cash",
+                        reference=reference,
+                    ),
+                    metadata=auth,
+                )
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "Jane" not in (refused.value.details() or "")
+    finally:
+        await channel.close()
+    assert await _entries(clinic) == before
+    after = await clinic.invoice_of(clinic.admin, aid)
+    assert after["by_hand"] == [] and after["paid"]["amount_minor"] == 0

@@ -35,6 +35,16 @@ async def test_a_hold_paid_at_the_front_desk_is_confirmed(clinic, http):
         json={"amount_minor": 9000, "currency": "USD", "method": "cash", "reference": "R-12"},
     )
     assert r.status_code == 201 and r.json()["status"] == "paid", r.text
+    # How the money came and the admin's reference are kept beside it, with who recorded it.
+    [record] = r.json()["by_hand"]
+    assert {k: record[k] for k in ("kind", "amount", "method", "reference", "recorded_by")} == {
+        "kind": "payment",
+        "amount": {"amount_minor": 9000, "currency": "USD"},
+        "method": "cash",
+        "reference": "R-12",
+        "recorded_by": clinic.admin.user_id,
+    }
+    assert (await clinic.invoice_of(client, aid))["by_hand"] == [record]
     appt = await eventually(
         lambda: clinic.appointment(client, aid), lambda a: a["status"] == "confirmed"
     )
@@ -113,6 +123,11 @@ async def test_invoices_are_scoped_by_role_and_refunds_published(clinic, relay_b
         json={"amount_minor": 4000, "currency": "USD", "method": "bank_transfer"},
     )
     assert r.status_code == 201 and r.json()["status"] == "refunded", r.text
+    kept = [
+        (x["kind"], x["amount"]["amount_minor"], x["method"], x["reference"])
+        for x in r.json()["by_hand"]
+    ]
+    assert kept == [("payment", 4000, "insurance", None), ("refund", 4000, "bank_transfer", None)]
     refunds = await eventually(
         lambda: _events(relay_bus, "refund_issued", billing_pb2.RefundIssued, inv["invoice_id"]),
         bool,

@@ -35,7 +35,7 @@ class StatusChange(_message.Message):
     def __init__(self, status: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Invoice(_message.Message):
-    __slots__ = ("invoice_id", "appointment_id", "client_id", "therapist_id", "clinic_id", "amount", "paid", "status", "earned", "history", "appointment_start", "created_at", "list_price", "refund_due")
+    __slots__ = ("invoice_id", "appointment_id", "client_id", "therapist_id", "clinic_id", "amount", "paid", "status", "earned", "history", "appointment_start", "created_at", "list_price", "refund_due", "by_hand")
     INVOICE_ID_FIELD_NUMBER: _ClassVar[int]
     APPOINTMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,7 @@ class Invoice(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     LIST_PRICE_FIELD_NUMBER: _ClassVar[int]
     REFUND_DUE_FIELD_NUMBER: _ClassVar[int]
+    BY_HAND_FIELD_NUMBER: _ClassVar[int]
     invoice_id: str
     appointment_id: str
     client_id: str
@@ -64,7 +65,24 @@ class Invoice(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     list_price: _money_pb2.Money
     refund_due: _money_pb2.Money
-    def __init__(self, invoice_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., client_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., earned: _Optional[bool] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., appointment_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., list_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refund_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+    by_hand: _containers.RepeatedCompositeFieldContainer[ByHand]
+    def __init__(self, invoice_id: _Optional[str] = ..., appointment_id: _Optional[str] = ..., client_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., paid: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[InvoiceStatus, str]] = ..., earned: _Optional[bool] = ..., history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., appointment_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., list_price: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., refund_due: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., by_hand: _Optional[_Iterable[_Union[ByHand, _Mapping]]] = ...) -> None: ...
+
+class ByHand(_message.Message):
+    __slots__ = ("kind", "amount", "method", "reference", "at", "recorded_by")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    amount: _money_pb2.Money
+    method: str
+    reference: str
+    at: _timestamp_pb2.Timestamp
+    recorded_by: str
+    def __init__(self, kind: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., method: _Optional[str] = ..., reference: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ...) -> None: ...
 
 class ListInvoicesRequest(_message.Message):
     __slots__ = ("limit", "cursor")

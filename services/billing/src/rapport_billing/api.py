@@ -39,6 +39,17 @@ def invoice_to_pb(i: domain.Invoice) -> pb.Invoice:
         created_at=to_timestamp(i.created_at),
         list_price=money(i.list_price, i.currency),
         refund_due=money(i.refund_due, i.currency),
+        by_hand=[
+            pb.ByHand(
+                kind=r.kind,
+                amount=money(r.amount, i.currency),
+                method=r.method,
+                reference=r.reference,
+                at=to_timestamp(r.at),
+                recorded_by=r.recorded_by,
+            )
+            for r in i.by_hand
+        ],
     )
 
 
@@ -87,7 +98,7 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
 
     async def _by_hand(
         self,
-        record: Callable[[Principal, str, int, str, str], Awaitable[domain.Invoice]],
+        record: Callable[[Principal, str, int, str, str, str], Awaitable[domain.Invoice]],
         request: pb.RecordManualPaymentRequest | pb.RecordManualRefundRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.Invoice:
@@ -99,6 +110,7 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
             request.amount.amount_minor,
             request.amount.currency,
             request.method,
+            request.reference,
         )
         return invoice_to_pb(inv)
 

@@ -34,6 +34,9 @@ INDEPENDENT = "independent"  # the clinic key of a therapist outside any clinic
 PROVIDERS = ("manual", "stripe")
 MANUAL_METHODS = ("cash", "cheque", "bank_transfer", "insurance")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# An admin's own reference for money moved by hand (a receipt or transfer number): a short code,
+# never free text, so it cannot carry a name.
+_REFERENCE = re.compile(r"^[A-Za-z0-9 _./-]{0,64}$")
 # ICD-10-CM: a letter (U is reserved), a digit, a digit or letter, then optionally a dot and 1-4
 # more characters (e.g. F41.1, F32.A, F10.20, Z63.0).
 _ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
@@ -89,6 +92,14 @@ def check_currency(currency: str, *, field: str = "currency") -> str:
     if not _CURRENCY.match(currency):
         raise InvalidArgument("currency must be an ISO 4217 code such as USD", field=field)
     return currency
+
+
+def check_reference(reference: str) -> str:
+    if not _REFERENCE.match(reference):
+        raise InvalidArgument(
+            "reference: at most 64 letters, digits, spaces and _ . / -", field="reference"
+        )
+    return reference
 
 
 def check_amount(amount_minor: int, *, field: str = "amount") -> int:
@@ -247,6 +258,19 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class ByHand:
+    """Money a clinic admin recorded as received or returned outside the processor: how, with
+    their reference, and who recorded it (for reconciling the till and the bank statement)."""
+
+    kind: str  # payment or refund
+    amount: int
+    method: str  # one of MANUAL_METHODS
+    reference: str
+    at: datetime
+    recorded_by: str  # the admin's user id
+
+
+@dataclass(frozen=True)
 class Invoice:
     """One per appointment. `amount` is what the client owes (after sliding scale, or the policy
     fee after a late cancellation); `paid` what has been received for it."""
@@ -294,6 +318,7 @@ class Invoice:
     refund_stripe: int = 0
     refund_id: str = ""
     history: tuple[StatusChange, ...] = field(default=())
+    by_hand: tuple[ByHand, ...] = field(default=())
 
     @property
     def due(self) -> int:

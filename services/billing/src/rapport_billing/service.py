@@ -454,7 +454,13 @@ class Billing:
         return await self.repo.put_clinic_billing(clinic_id, {"stripe_account": account_id})
 
     async def record_manual_refund(
-        self, who: Principal, invoice_id: str, amount: int, currency: str, method: str
+        self,
+        who: Principal,
+        invoice_id: str,
+        amount: int,
+        currency: str,
+        method: str,
+        reference: str = "",
     ) -> domain.Invoice:
         """Money owed back and returned by hand (cash, transfer...): the admin records it."""
 
@@ -464,10 +470,22 @@ class Billing:
             out = domain.refunded(inv, amount, "manual", f"manual:{uuid.uuid4().hex}", now)
             return await self._apply(session, out, now)
 
-        return await self._by_hand(who, invoice_id, amount, currency, method, refund)
+        return await self._by_hand(
+            who,
+            invoice_id,
+            domain.ByHand("refund", amount, method, reference, self.clock(), who.user_id),
+            currency,
+            refund,
+        )
 
     async def record_manual_payment(
-        self, who: Principal, invoice_id: str, amount: int, currency: str, method: str
+        self,
+        who: Principal,
+        invoice_id: str,
+        amount: int,
+        currency: str,
+        method: str,
+        reference: str = "",
     ) -> domain.Invoice:
         async def receive(session: Session, inv: domain.Invoice, now: datetime) -> domain.Invoice:
             out = domain.receive(
@@ -478,34 +496,42 @@ class Billing:
                 out = domain.Outcome(out.invoice, out.entries, ("payment_authorized", *out.events))
             return await self._apply(session, out, now, amount=amount, provider="manual")
 
-        return await self._by_hand(who, invoice_id, amount, currency, method, receive)
+        return await self._by_hand(
+            who,
+            invoice_id,
+            domain.ByHand("payment", amount, method, reference, self.clock(), who.user_id),
+            currency,
+            receive,
+        )
 
     async def _by_hand(
         self,
         who: Principal,
         invoice_id: str,
-        amount: int,
+        record: domain.ByHand,
         currency: str,
-        method: str,
         change: Callable[[Session, domain.Invoice, datetime], Awaitable[domain.Invoice]],
     ) -> domain.Invoice:
         """What a clinic admin records by hand against one of the clinic's invoices: checked
-        first, then `change` in one transaction with the invoice as stored."""
+        first, then `change` in one transaction with the invoice as stored, which keeps the
+        record (how, their reference, who) beside the money it moved."""
         who.require_role(CLINIC_ADMIN).require_mfa()
-        if method not in domain.MANUAL_METHODS:
+        if record.method not in domain.MANUAL_METHODS:
             raise InvalidArgument(
                 f"method must be one of {', '.join(domain.MANUAL_METHODS)}", field="method"
             )
-        domain.check_amount(amount)
+        domain.check_amount(record.amount)
         domain.check_currency(currency)
-        now = self.clock()
+        domain.check_reference(record.reference)
+        now = record.at
 
         async def tx(session: Session) -> domain.Invoice:
             inv = await self.repo.invoice(invoice_id, session) if invoice_id else None
             if inv is None:
                 raise NotFound("no such invoice", field="invoice_id")
             who.require_clinic(inv.clinic_id)
-            return await change(session, inv, now)
+            kept = dataclasses.replace(inv, by_hand=(*inv.by_hand, record))
+            return await change(session, kept, now)
 
         done = await self.store.transaction(tx)
         self.outbox.wake()

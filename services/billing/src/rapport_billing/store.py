@@ -50,7 +50,10 @@ def invoice_to_doc(inv: domain.Invoice) -> dict[str, Any]:
 
 def invoice_from_doc(doc: dict[str, Any]) -> domain.Invoice:
     history = tuple(domain.StatusChange(h["status"], h["at"]) for h in doc.get("history", []))
-    return from_document(domain.Invoice, doc, id_field="invoice_id", history=history)
+    by_hand = tuple(domain.ByHand(**r) for r in doc.get("by_hand", []))
+    return from_document(
+        domain.Invoice, doc, id_field="invoice_id", history=history, by_hand=by_hand
+    )
 
 
 def entry_to_doc(e: domain.JournalEntry) -> dict[str, Any]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import GrpcServiceSettings, VaultSettings
+from rapport_platform.settings import ConsumerPrefix, GrpcServiceSettings, VaultSettings
 
 
 class NotesVaultSettings(GrpcServiceSettings, VaultSettings):
@@ -33,11 +33,8 @@ class NotesVaultSettings(GrpcServiceSettings, VaultSettings):
     workers_enabled: bool = Field(
         True, description="run the projection consumer and the key jobs in this replica"
     )
-    consumer_prefix: str = Field(
+    consumer_prefix: ConsumerPrefix = Field(
         "notes-vault",
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
         description="JetStream durable consumer names start with this (<prefix>-appointments); "
         "two deployments sharing one NATS need different prefixes",
     )

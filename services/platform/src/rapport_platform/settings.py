@@ -46,6 +46,11 @@ ServiceTokenKey = Annotated[
 ]
 
 
+# The start of a consumer service's JetStream durable names (a setting, so that two deployments
+# sharing one NATS keep their durables apart); the service's field gives default and description.
+ConsumerPrefix = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 class BaseServiceSettings(BaseSettings):
     """What every Rapport process reads. Subclasses set `env_prefix` to `RAPPORT_<NAME>_`."""
 

@@ -2,7 +2,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
-from rapport_platform.settings import GrpcServiceSettings
+from rapport_platform.settings import ConsumerPrefix, GrpcServiceSettings
 
 
 class SessionRelaySettings(GrpcServiceSettings):
@@ -47,11 +47,8 @@ class SessionRelaySettings(GrpcServiceSettings):
     max_connections: int = Field(4000, ge=1, le=1_000_000, description="sockets per process")
     hello_timeout_seconds: float = Field(10.0, gt=0, le=120)
     sweep_seconds: float = Field(5.0, gt=0, le=300, description="time-up checks of live rooms")
-    consumer_prefix: str = Field(
+    consumer_prefix: ConsumerPrefix = Field(
         "session-relay",
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
         description="JetStream durable consumer names start with this "
         "(<prefix>-appointment-cancelled, <prefix>-appointment-rescheduled); two deployments "
         "sharing one NATS need different prefixes",

@@ -88,6 +88,17 @@ class StatusChangeReply(BaseModel):
     at: datetime | None
 
 
+class ByHandReply(BaseModel):
+    kind: Literal["payment", "refund"]
+    amount: MoneyReply
+    method: str
+    # The admin's own reference (receipt or transfer number).
+    reference: str | None
+    at: datetime | None
+    # The admin who recorded it (a user id).
+    recorded_by: str
+
+
 class InvoiceReply(BaseModel):
     invoice_id: str
     appointment_id: str
@@ -104,6 +115,8 @@ class InvoiceReply(BaseModel):
     appointment_start: datetime | None
     created_at: datetime | None
     history: list[StatusChangeReply]
+    # Money a clinic admin recorded as received or returned by hand, oldest first.
+    by_hand: list[ByHandReply]
 
 
 def invoice_reply(i: pb.Invoice) -> InvoiceReply:
@@ -122,6 +135,17 @@ def invoice_reply(i: pb.Invoice) -> InvoiceReply:
         appointment_start=_time(i.appointment_start),
         created_at=_time(i.created_at),
         history=[StatusChangeReply(status=h.status, at=_time(h.at)) for h in i.history],
+        by_hand=[
+            ByHandReply(
+                kind=r.kind,
+                amount=_money(r.amount),
+                method=r.method,
+                reference=r.reference or None,
+                at=_time(r.at),
+                recorded_by=r.recorded_by,
+            )
+            for r in i.by_hand
+        ],
     )
 
 
