@@ -76,12 +76,17 @@ class NotesStore:
     async def apply_appointment(
         self, session: Session, snapshot: dict[str, Any], as_of: datetime
     ) -> None:
-        """Keep the newest state of each appointment (events may arrive out of order)."""
-        existing = await self.db[APPOINTMENTS].find_one({"_id": snapshot["_id"]}, session=session)
-        if existing is not None and existing["as_of"] > as_of:
-            return
-        await self.db[APPOINTMENTS].replace_one(
-            {"_id": snapshot["_id"]}, {**snapshot, "as_of": as_of}, upsert=True, session=session
+        """Keep the newest state of each appointment (events may arrive out of order): one
+        update that keeps the stored document when it is newer, instead of a read and a write."""
+        newest = {
+            "$cond": [
+                {"$gt": ["$as_of", as_of]},
+                "$$ROOT",
+                {"$literal": {**snapshot, "as_of": as_of}},
+            ]
+        }
+        await self.db[APPOINTMENTS].update_one(
+            {"_id": snapshot["_id"]}, [{"$replaceWith": newest}], upsert=True, session=session
         )
 
     async def appointment(self, appointment_id: str) -> dict[str, Any] | None:
