@@ -730,14 +730,19 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         self, request: pb.GetBookingContextRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetBookingContextResponse:
         """GetMe, GetTherapistProfile, GetClinic and CheckEligibility in one call: one token
-        verification and four reads, three of them at once (the clinic needs the profile)."""
+        verification and two reads at once (the caller and the therapist's account; the profile
+        with its licences and clinic)."""
         principal = await self._principal(context)
         wanted = request.therapist_id
-        users, profile, licenses = await asyncio.gather(
+        users, found = await asyncio.gather(
             self.users.by_ids([principal.user_id, wanted]),
-            self.profiles.by_id(wanted) if wanted else _none(),
-            self.licenses.of(wanted) if wanted else _nothing(),
+            self.profiles.for_booking(wanted) if wanted else _none(),
         )
+        if found is not None:
+            profile, licenses, clinic = found
+        else:  # no profile: eligibility still answers from the licences, as CheckEligibility does
+            profile, clinic = None, None
+            licenses = await self.licenses.of(wanted) if wanted else []
         user, therapist = users.get(principal.user_id), users.get(wanted)
         if user is None:
             raise NotFound("this account no longer exists")
@@ -763,7 +768,6 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         if profile is None:  # the caller learns "no such therapist" from scheduling
             return reply
-        clinic = await self.clinics.by_id(profile.clinic_id)
         if clinic is None:
             raise FailedPrecondition("the therapist's clinic does not exist")
         # The clinic as GetClinic shows it to this caller (a client: the public view).
@@ -1186,7 +1190,3 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
 async def _none() -> None:
     return None
-
-
-async def _nothing() -> list[domain.License]:
-    return []

@@ -350,6 +350,26 @@ class Profiles:
     async def by_ids(self, ids: list[str]) -> dict[str, Profile]:
         return {d["_id"]: _to_profile(d) async for d in self._col.find({"_id": {"$in": ids}})}
 
+    async def for_booking(
+        self, therapist_id: str
+    ) -> tuple[Profile, list[License], Clinic | None] | None:
+        """The profile with the therapist's licences and clinic, read as one command (joined on
+        indexed fields) instead of three: what every booking asks. None: no profile."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"_id": therapist_id}},
+            {"$lookup": _join(LICENSES, "_id", "therapist_id", "_licenses")},
+            {"$lookup": _join(CLINICS, "clinic_id", "_id", "_clinic")},
+        ]
+        async for d in await self._col.aggregate(pipeline):
+            licenses = sorted(d.pop("_licenses"), key=lambda x: str(x["_id"]))
+            clinics = d.pop("_clinic")
+            return (
+                _to_profile(d),
+                [_to_license(x) for x in licenses],
+                _to_clinic(clinics[0]) if clinics else None,
+            )
+        return None
+
     async def move(
         self, session: Session, therapist_id: str, clinic_id: str, *, clear_prices: bool
     ) -> None:
@@ -378,6 +398,10 @@ class Profiles:
             query["modalities"] = modality
         cursor = self._col.find(query).sort("_id", ASCENDING).limit(limit)
         return [_to_profile(d) async for d in cursor]
+
+
+def _join(other: str, local: str, foreign: str, into: str) -> dict[str, str]:
+    return {"from": other, "localField": local, "foreignField": foreign, "as": into}
 
 
 # --- licences --------------------------------------------------------------------------------
