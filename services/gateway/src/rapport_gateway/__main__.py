@@ -25,10 +25,9 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep the JSON logging set up above
+        # Access lines would carry paths and addresses; spans cover requests.
         access_log=False,
-        **server_limits(
-            settings
-        ),  # access lines would carry paths and addresses; spans cover requests
+        **server_limits(settings),
         # In-flight requests get the drain again once the listeners close (see drain.py).
         timeout_graceful_shutdown=math.ceil(settings.drain_seconds),
     )
