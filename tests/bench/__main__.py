@@ -384,6 +384,7 @@ async def main(args: argparse.Namespace, argv: list[str]) -> int:
             "scheduling": by_name["scheduling"].pid,
             "identity": identity.pid,
             "billing (invoices each booking)": by_name["billing"].pid,
+            "notes-vault (projects each booking)": by_name["notes-vault"].pid,
             "SecantusDB": mongo.pid or 0,
             "nats-server": nats.pid or 0,
             "bench client": "self",
