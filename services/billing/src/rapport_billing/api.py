@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from rapport.billing.v1 import billing_pb2 as pb
 from rapport.billing.v1 import billing_pb2_grpc
-from rapport_platform.auth import Principal, TokenVerifier
+from rapport_platform.auth import TokenVerifier
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_billing import domain
@@ -98,14 +97,15 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
 
     async def _by_hand(
         self,
-        record: Callable[[Principal, str, int, str, str, str], Awaitable[domain.Invoice]],
+        kind: str,
         request: pb.RecordManualPaymentRequest | pb.RecordManualRefundRequest,
         context: grpc.aio.ServicerContext,
     ) -> pb.Invoice:
         """Money received or returned by hand: the same request shape, the same answer."""
         who = await self.verifier.authenticate(context)
-        inv = await record(
+        inv = await self.billing.record_by_hand(
             who,
+            kind,
             request.invoice_id,
             request.amount.amount_minor,
             request.amount.currency,
@@ -117,13 +117,13 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
     async def RecordManualPayment(
         self, request: pb.RecordManualPaymentRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordManualPaymentResponse:
-        invoice = await self._by_hand(self.billing.record_manual_payment, request, context)
+        invoice = await self._by_hand("payment", request, context)
         return pb.RecordManualPaymentResponse(invoice=invoice)
 
     async def RecordManualRefund(
         self, request: pb.RecordManualRefundRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordManualRefundResponse:
-        invoice = await self._by_hand(self.billing.record_manual_refund, request, context)
+        invoice = await self._by_hand("refund", request, context)
         return pb.RecordManualRefundResponse(invoice=invoice)
 
     async def SetClinicStripeAccount(

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -453,77 +453,31 @@ class Billing:
         await self._refresh_terms(who, clinic_id)
         return await self.repo.put_clinic_billing(clinic_id, {"stripe_account": account_id})
 
-    async def record_manual_refund(
+    async def record_by_hand(
         self,
         who: Principal,
+        kind: str,
         invoice_id: str,
         amount: int,
         currency: str,
         method: str,
         reference: str = "",
     ) -> domain.Invoice:
-        """Money owed back and returned by hand (cash, transfer...): the admin records it."""
-
-        async def refund(session: Session, inv: domain.Invoice, now: datetime) -> domain.Invoice:
-            if currency != inv.currency:
-                raise InvalidArgument(f"this invoice is in {inv.currency}", field="currency")
-            out = domain.refunded(inv, amount, "manual", f"manual:{uuid.uuid4().hex}", now)
-            return await self._apply(session, out, now)
-
-        return await self._by_hand(
-            who,
-            invoice_id,
-            domain.ByHand("refund", amount, method, reference, self.clock(), who.user_id),
-            currency,
-            refund,
-        )
-
-    async def record_manual_payment(
-        self,
-        who: Principal,
-        invoice_id: str,
-        amount: int,
-        currency: str,
-        method: str,
-        reference: str = "",
-    ) -> domain.Invoice:
-        async def receive(session: Session, inv: domain.Invoice, now: datetime) -> domain.Invoice:
-            out = domain.receive(
-                inv, amount, currency, "manual", now, entry_suffix=uuid.uuid4().hex
-            )
-            if inv.held and not inv.confirmed and inv.status == domain.OPEN:
-                # Payment-first paid in person: the hold may be confirmed now.
-                out = domain.Outcome(out.invoice, out.entries, ("payment_authorized", *out.events))
-            return await self._apply(session, out, now, amount=amount, provider="manual")
-
-        return await self._by_hand(
-            who,
-            invoice_id,
-            domain.ByHand("payment", amount, method, reference, self.clock(), who.user_id),
-            currency,
-            receive,
-        )
-
-    async def _by_hand(
-        self,
-        who: Principal,
-        invoice_id: str,
-        record: domain.ByHand,
-        currency: str,
-        change: Callable[[Session, domain.Invoice, datetime], Awaitable[domain.Invoice]],
-    ) -> domain.Invoice:
-        """What a clinic admin records by hand against one of the clinic's invoices: checked
-        first, then `change` in one transaction with the invoice as stored, which keeps the
-        record (how, their reference, who) beside the money it moved."""
+        """Money a clinic admin received ("payment") or returned ("refund") outside the
+        processor, against one of the clinic's invoices: checked first, then applied in one
+        transaction with the invoice as stored, which keeps the record (how, their reference,
+        who) beside the money it moved."""
+        change = {"payment": self._received_by_hand, "refund": self._returned_by_hand}[kind]
         who.require_role(CLINIC_ADMIN).require_mfa()
-        if record.method not in domain.MANUAL_METHODS:
+        if method not in domain.MANUAL_METHODS:
             raise InvalidArgument(
                 f"method must be one of {', '.join(domain.MANUAL_METHODS)}", field="method"
             )
-        domain.check_amount(record.amount)
+        domain.check_amount(amount)
         domain.check_currency(currency)
-        domain.check_reference(record.reference)
-        now = record.at
+        domain.check_reference(reference)
+        now = self.clock()
+        record = domain.ByHand(kind, amount, method, reference, now, who.user_id)
 
         async def tx(session: Session) -> domain.Invoice:
             inv = await self.repo.invoice(invoice_id, session) if invoice_id else None
@@ -531,11 +485,28 @@ class Billing:
                 raise NotFound("no such invoice", field="invoice_id")
             who.require_clinic(inv.clinic_id)
             kept = dataclasses.replace(inv, by_hand=(*inv.by_hand, record))
-            return await change(session, kept, now)
+            return await change(session, kept, amount, currency, now)
 
         done = await self.store.transaction(tx)
         self.outbox.wake()
         return done
+
+    async def _received_by_hand(
+        self, session: Session, inv: domain.Invoice, amount: int, currency: str, now: datetime
+    ) -> domain.Invoice:
+        out = domain.receive(inv, amount, currency, "manual", now, entry_suffix=uuid.uuid4().hex)
+        if inv.held and not inv.confirmed and inv.status == domain.OPEN:
+            # Payment-first paid in person: the hold may be confirmed now.
+            out = domain.Outcome(out.invoice, out.entries, ("payment_authorized", *out.events))
+        return await self._apply(session, out, now, amount=amount, provider="manual")
+
+    async def _returned_by_hand(
+        self, session: Session, inv: domain.Invoice, amount: int, currency: str, now: datetime
+    ) -> domain.Invoice:
+        if currency != inv.currency:
+            raise InvalidArgument(f"this invoice is in {inv.currency}", field="currency")
+        out = domain.refunded(inv, amount, "manual", f"manual:{uuid.uuid4().hex}", now)
+        return await self._apply(session, out, now)
 
     async def stripe_webhook(self, payload: bytes, signature: str) -> bool:
         if not isinstance(self.provider, StripeProvider):
