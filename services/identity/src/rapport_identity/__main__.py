@@ -23,7 +23,7 @@ from rapport_identity.jobs import Periodic
 from rapport_identity.keys import SecretBox, SigningKeys
 from rapport_identity.passwords import PasswordHashing
 from rapport_identity.settings import IdentitySettings
-from rapport_identity.store import INDEXES, Clinics, Users, drop_legacy_indexes
+from rapport_identity.store import INDEXES, RETIRED_INDEXES, Clinics, Users
 
 NAME = "identity"
 
@@ -138,9 +138,6 @@ def create(
     async def close_passwords() -> None:
         passwords.close()
 
-    async def migrate() -> None:
-        await drop_legacy_indexes(store)
-
     app = ServiceApp(
         NAME,
         settings,
@@ -148,8 +145,9 @@ def create(
         bus=bus,
         outbox=outbox,
         indexes=INDEXES,
+        retired_indexes=RETIRED_INDEXES,
         checks={"vault": vault.check},
-        on_start=[vault.login, ensure_marketplace, migrate],
+        on_start=[vault.login, ensure_marketplace],
         loops=[vault.keep_token_alive, periodic.run],
         on_stop=[close_passwords, vault.close],
     )

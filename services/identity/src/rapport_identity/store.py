@@ -35,8 +35,9 @@ REVOCATIONS = "token_revocations"
 DEVICES = "known_devices"
 JOBS = "jobs"
 CURRENT_LICENSE_INDEX = "one_current_license"
-# Replaced by CURRENT_LICENSE_INDEX (it made an expired licence impossible to renew).
-LEGACY_INDEXES = {LICENSES: ["therapist_id_1_kind_1_jurisdiction_1_number_1"]}
+# Dropped at start (Store.ensure_indexes): replaced by CURRENT_LICENSE_INDEX (it made an expired
+# licence impossible to renew).
+RETIRED_INDEXES = {LICENSES: ["therapist_id_1_kind_1_jurisdiction_1_number_1"]}
 
 INDEXES = {
     USERS: [
@@ -76,15 +77,6 @@ INDEXES = {
     REVOCATIONS: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
     DEVICES: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)],
 }
-
-
-async def drop_legacy_indexes(store: Store) -> None:
-    """Indexes an earlier version created and this one replaced (idempotent, at start)."""
-    for collection, names in LEGACY_INDEXES.items():
-        existing = await store.db[collection].index_information()
-        for name in names:
-            if name in existing:
-                await store.db[collection].drop_index(name)
 
 
 def _day(d: date | None) -> str:
