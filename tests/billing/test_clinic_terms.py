@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from pymongo import AsyncMongoClient
-
 from tests.billing.helpers import balance, session_ended
 from tests.scheduling.helpers import on_grid
 from tests.waiting import eventually
@@ -40,32 +38,32 @@ async def test_a_payment_first_clinic_refuses_an_unheld_booking(clinic, http):
 
 
 async def test_money_is_split_at_the_commission_identity_knows_when_it_is_earned(
-    clinic, stack, relay_bus
+    clinic, http, relay_bus
 ):
     therapist = await clinic.therapist()
     client = await clinic.client()
-    aid = (await clinic.booked(client, therapist))["appointment_id"]
-    await clinic.wait_invoice(client, aid)
-    # The clinic's commission changes after clinic_created (15 % -> 25 %). Identity has no API
-    # for that yet and publishes no event: the change is made in identity's own records.
-    mongo = AsyncMongoClient(stack.deps.mongo_uri, tz_aware=True)
-    try:
-        clinics = mongo[stack.identity.settings.mongo_db]["clinics"]
-        changed = await clinics.update_one(
-            {"_id": clinic.admin.clinic_id}, {"$set": {"commission_bps": 2500}}
-        )
-        assert changed.modified_count == 1
-    finally:
-        await mongo.close()
+    before = (await clinic.booked(client, therapist))["appointment_id"]
+    after = (await clinic.booked(client, therapist, hours=120))["appointment_id"]
+    for aid in (before, after):
+        await clinic.wait_invoice(client, aid)
+    # A session earned at 15 %.
+    await session_ended(relay_bus, before)
+    await clinic.wait_invoice(client, before, lambda i: i["earned"])
 
-    await session_ended(relay_bus, aid)
-    inv = await clinic.wait_invoice(client, aid, lambda i: i["earned"])
+    # The clinic's admin changes the commission (15 % -> 25 %); identity publishes no event.
+    terms = f"/v1/clinics/{clinic.admin.clinic_id}/terms"
+    r = await http.patch(terms, headers=clinic.admin.h, json={"commission_bps": 2500})
+    assert r.status_code == 200 and r.json()["commission_bps"] == 2500, r.text
+
+    await session_ended(relay_bus, after)
+    inv = await clinic.wait_invoice(client, after, lambda i: i["earned"])
     assert inv["amount"]["amount_minor"] == 9000
     ledger = await clinic.ledger()
     assert ledger["balanced"]
-    assert balance(ledger, f"clinic_revenue:{clinic.admin.clinic_id}") == -2250  # 25 %
-    assert balance(ledger, "platform_fees") == -450
-    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == -6300
+    # 15 % of the first session (money already split keeps its split), 25 % of the second.
+    assert balance(ledger, f"clinic_revenue:{clinic.admin.clinic_id}") == -(1350 + 2250)
+    assert balance(ledger, "platform_fees") == -(450 + 450)
+    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == -(7200 + 6300)
 
 
 async def test_the_diagnosis_code_is_sealed_by_vault_and_never_logged(

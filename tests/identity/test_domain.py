@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from rapport_identity import domain
-from rapport_platform.errors import FailedPrecondition, PermissionDenied
+from rapport_platform.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -60,6 +60,25 @@ def test_clinics_start_pending_and_the_marketplace_is_approved():
     # A marketplace record from before vetting existed carries no status, and is approved.
     market = replace(domain.new_clinic(**terms, clinic_id="marketplace"), status="")
     assert market.approved
+
+
+def test_a_terms_change_keeps_what_it_does_not_name_and_checks_the_commission():
+    clinic = domain.new_clinic(
+        name="C",
+        currency="EUR",
+        timezone="UTC",
+        commission_bps=1500,
+        cancellation_window_hours=24,
+        late_fee_minor=3000,
+        now=NOW,
+    )
+    changed = domain.update_terms(clinic, commission_bps=2500)
+    assert changed.commission_bps == 2500
+    assert replace(changed, commission_bps=1500) == clinic
+    for bad in (-1, 10_001):
+        with pytest.raises(InvalidArgument) as refused:
+            domain.update_terms(clinic, commission_bps=bad)
+        assert refused.value.field == "commission_bps"
 
 
 def test_licences_are_verified_only_in_an_approved_clinic():

@@ -94,12 +94,14 @@ async def test_only_the_clinic_s_admin_or_an_operator_changes_terms_and_bad_term
 
             assert_problem(await http.patch(url, json=body), 401)
             for who in (c, t, other.admin):
-                assert_problem(await http.patch(url, headers=who.h, json=body), 403)
+                for refused in (body, {"commission_bps": 9000}):
+                    assert_problem(await http.patch(url, headers=who.h, json=refused), 403)
             # Bad input: a clear 422 naming the field, nothing written.
             for bad, field in (
                 ({"max_active_bookings_per_therapist": 201}, "max_active_bookings_per_therapist"),
                 ({"cancellation_window_hours": -1}, "cancellation_window_hours"),
-                ({"commission_bps": 0}, "commission_bps"),
+                ({"commission_bps": 10_001}, "commission_bps"),
+                ({"commission_bps": -1}, "commission_bps"),
                 # Checked against the stored terms: per client below per therapist.
                 (
                     {"max_active_bookings_per_therapist": 5, "max_active_bookings_per_client": 3},

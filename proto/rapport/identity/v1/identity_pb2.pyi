@@ -471,18 +471,20 @@ class ApproveClinicResponse(_message.Message):
     def __init__(self, clinic: _Optional[_Union[Clinic, _Mapping]] = ...) -> None: ...
 
 class UpdateClinicTermsRequest(_message.Message):
-    __slots__ = ("clinic_id", "cancellation_window_hours", "late_cancellation_fee_minor", "max_active_bookings_per_therapist", "max_active_bookings_per_client")
+    __slots__ = ("clinic_id", "cancellation_window_hours", "late_cancellation_fee_minor", "max_active_bookings_per_therapist", "max_active_bookings_per_client", "commission_bps")
     CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
     CANCELLATION_WINDOW_HOURS_FIELD_NUMBER: _ClassVar[int]
     LATE_CANCELLATION_FEE_MINOR_FIELD_NUMBER: _ClassVar[int]
     MAX_ACTIVE_BOOKINGS_PER_THERAPIST_FIELD_NUMBER: _ClassVar[int]
     MAX_ACTIVE_BOOKINGS_PER_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    COMMISSION_BPS_FIELD_NUMBER: _ClassVar[int]
     clinic_id: str
     cancellation_window_hours: int
     late_cancellation_fee_minor: int
     max_active_bookings_per_therapist: int
     max_active_bookings_per_client: int
-    def __init__(self, clinic_id: _Optional[str] = ..., cancellation_window_hours: _Optional[int] = ..., late_cancellation_fee_minor: _Optional[int] = ..., max_active_bookings_per_therapist: _Optional[int] = ..., max_active_bookings_per_client: _Optional[int] = ...) -> None: ...
+    commission_bps: int
+    def __init__(self, clinic_id: _Optional[str] = ..., cancellation_window_hours: _Optional[int] = ..., late_cancellation_fee_minor: _Optional[int] = ..., max_active_bookings_per_therapist: _Optional[int] = ..., max_active_bookings_per_client: _Optional[int] = ..., commission_bps: _Optional[int] = ...) -> None: ...
 
 class UpdateClinicTermsResponse(_message.Message):
     __slots__ = ("clinic",)

@@ -834,6 +834,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
         changed = domain.update_terms(
             clinic,
+            commission_bps=given("commission_bps"),
             cancellation_window_hours=given("cancellation_window_hours"),
             late_fee_minor=given("late_cancellation_fee_minor"),
             max_active_per_therapist=given("max_active_bookings_per_therapist"),
@@ -841,7 +842,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         if not await self.clinics.update_terms(clinic, changed):
             raise FailedPrecondition("the clinic's terms changed meanwhile; try again")
-        log.info("clinic %s terms changed by %s", clinic.clinic_id, principal.user_id)
+        fields = sorted(k.name for k, _ in request.ListFields() if k.name != "clinic_id")
+        log.info("clinic %s terms changed by %s: %s", clinic.clinic_id, principal.user_id, fields)
         return pb.UpdateClinicTermsResponse(clinic=self._clinic_pb(changed, full=True))
 
     async def CreateInvitation(

@@ -282,12 +282,17 @@ def check_timezone(name: str) -> str:
 
 def check_terms(
     *,
+    commission_bps: int,
     cancellation_window_hours: int,
     late_fee_minor: int,
     max_active_per_therapist: int,
     max_active_per_client: int,
 ) -> None:
-    """A clinic's booking terms, at founding and at every change."""
+    """A clinic's terms, at founding and at every change."""
+    if not 0 <= commission_bps <= 10_000:
+        raise InvalidArgument(
+            "commission_bps must be 0 to 10000 basis points", field="commission_bps"
+        )
     if not 0 <= cancellation_window_hours <= MAX_CANCELLATION_WINDOW_HOURS:
         raise InvalidArgument(
             f"cancellation_window_hours must be 0 to {MAX_CANCELLATION_WINDOW_HOURS}",
@@ -332,11 +337,8 @@ def new_clinic(
     name = clean_text(name, field="name")
     if not name or len(name) > MAX_CLINIC_NAME:
         raise InvalidArgument(f"name must be 1 to {MAX_CLINIC_NAME} characters", field="name")
-    if not 0 <= commission_bps <= 10_000:
-        raise InvalidArgument(
-            "commission_bps must be 0 to 10000 basis points", field="commission_bps"
-        )
     check_terms(
+        commission_bps=commission_bps,
         cancellation_window_hours=cancellation_window_hours,
         late_fee_minor=late_fee_minor,
         max_active_per_therapist=max_active_per_therapist,
@@ -376,6 +378,7 @@ def booking_limits(clinic: Clinic, defaults: BookingLimits) -> BookingLimits:
 def update_terms(
     clinic: Clinic,
     *,
+    commission_bps: int | None = None,
     cancellation_window_hours: int | None = None,
     late_fee_minor: int | None = None,
     max_active_per_therapist: int | None = None,
@@ -385,6 +388,7 @@ def update_terms(
     per-client limit is compared with the per-therapist one as they will both be."""
     changed = replace(
         clinic,
+        commission_bps=clinic.commission_bps if commission_bps is None else commission_bps,
         cancellation_window_hours=clinic.cancellation_window_hours
         if cancellation_window_hours is None
         else cancellation_window_hours,
@@ -397,6 +401,7 @@ def update_terms(
         else max_active_per_client,
     )
     check_terms(
+        commission_bps=changed.commission_bps,
         cancellation_window_hours=changed.cancellation_window_hours,
         late_fee_minor=changed.late_fee_minor,
         max_active_per_therapist=changed.max_active_per_therapist,

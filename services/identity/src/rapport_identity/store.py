@@ -287,6 +287,7 @@ class Clinics:
         """Conditional on the terms read before (a compare-and-set): two changes at once cannot
         combine into terms nobody checked (a per-client limit below the per-therapist one)."""
         fields = (
+            "commission_bps",
             "cancellation_window_hours",
             "late_fee_minor",
             "max_active_per_therapist",

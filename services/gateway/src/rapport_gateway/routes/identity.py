@@ -144,6 +144,13 @@ async def approve_clinic(clinic_id: Id, request: Request, token: Token) -> Clini
 class TermsBody(Strict):
     """Only the fields given change."""
 
+    commission_bps: int | None = Field(
+        None,
+        ge=0,
+        le=10_000,
+        description="the clinic's share of each session's price, basis points: money split "
+        "from then on (sessions delivered, late cancellations, no-shows) uses it",
+    )
     cancellation_window_hours: int | None = Field(None, ge=0, le=336)
     late_cancellation_fee_minor: int | None = Field(None, ge=0, le=100_000_000)
     max_active_bookings_per_therapist: int | None = Field(
@@ -158,8 +165,10 @@ class TermsBody(Strict):
 async def update_clinic_terms(
     clinic_id: Id, body: TermsBody, request: Request, token: Token
 ) -> ClinicReply:
-    """The clinic's admin (or a platform operator with multi-factor) changes its booking terms.
-    New bookings follow them at once; a booked session keeps the policy it was booked under."""
+    """The clinic's admin (or a platform operator with multi-factor) changes its terms. New
+    bookings follow them at once; a booked session keeps the cancellation policy it was booked
+    under. A new commission applies to money split from then on (billing asks identity for it
+    when a session is earned, cancelled late or missed); money already split keeps its split."""
     reply = await identity(request).UpdateClinicTerms(
         idpb.UpdateClinicTermsRequest(clinic_id=clinic_id, **body.model_dump(exclude_none=True)),
         metadata=auth(token),
