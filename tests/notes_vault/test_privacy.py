@@ -54,6 +54,14 @@ async def test_note_text_never_reaches_logs_spans_events_or_clear_fields(
         json={"reason": f"emergency {secret}", "minutes": 5},
     )
     assert r.status_code == 201
+    grant_id = r.json()["grant_id"]
+    # The clinic admin's review opens the reason (it may describe the client) and records.
+    listed = await http.get(f"/v1/clinics/{care.admin.clinic_id}/break-glass", headers=care.admin.h)
+    assert listed.status_code == 200 and secret in listed.text
+    reviewed = await http.post(
+        f"/v1/break-glass/{grant_id}/review", headers=care.admin.h, json={"outcome": "justified"}
+    )
+    assert reviewed.status_code == 200 and secret in reviewed.text
     assert_problem(await http.get(f"/v1/notes/{psych['note_id']}", headers=colleague.h), 403)
     r = await http.post(
         f"/v1/clients/{c.user_id}/measures",

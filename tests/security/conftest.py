@@ -169,6 +169,12 @@ async def world(full_stack, full_http):
     feed = await http.post(f"/v1/therapists/{therapist.user_id}/calendar-feed", headers=therapist.h)
     assert feed.status_code == 201, feed.text
     licenses = await http.get(f"/v1/therapists/{therapist.user_id}/licenses", headers=therapist.h)
+    grant = await http.post(
+        f"/v1/clients/{client.user_id}/break-glass",
+        headers=therapist.h,
+        json={"reason": "crisis", "minutes": 30},
+    )
+    assert grant.status_code == 201, grant.text
     w.ids.update(
         clinic=care.admin.clinic_id,
         therapist=therapist.user_id,
@@ -176,6 +182,7 @@ async def world(full_stack, full_http):
         appointment=appointment_id,
         note=note["note_id"],
         consent=consent["consent_id"],
+        grant=grant.json()["grant_id"],
         feed=feed.json()["feed_token"],
         license=licenses.json()["items"][0]["license_id"],
     )

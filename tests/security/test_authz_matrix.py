@@ -121,6 +121,18 @@ async def fresh_consent(ctx: Ctx, role: str) -> dict[str, str]:
     return {"consent_id": consent["consent_id"]}
 
 
+async def fresh_grant(ctx: Ctx, role: str) -> dict[str, str]:
+    """An emergency access not reviewed yet (a review is recorded once)."""
+    w = ctx.world
+    r = await ctx.http.post(
+        f"/v1/clients/{w.ids['client']}/break-glass",
+        headers=w.token("therapist"),
+        json={"reason": "crisis", "minutes": 30},
+    )
+    assert r.status_code == 201, r.text
+    return {"grant_id": r.json()["grant_id"]}
+
+
 async def new_account(ctx: Ctx, role: str) -> tuple[str, str]:
     body = register_body(ctx.world) | {"role": role}
     r = await ctx.http.post("/v1/auth/register", json=body)
@@ -372,6 +384,10 @@ EXPECTATIONS: dict[str, Rule] = {
     "POST /v1/clients/{client_id}/break-glass": Rule(
         roles("therapist"), json=lambda w: {"reason": "crisis", "minutes": 30}
     ),
+    "GET /v1/clinics/{clinic_id}/break-glass": Rule(roles("admin")),
+    "POST /v1/break-glass/{grant_id}/review": Rule(
+        roles("admin"), json=lambda w: {"outcome": "justified"}, fresh=fresh_grant
+    ),
     "POST /v1/clients/{client_id}/erasure": Rule(roles("client", "operator"), fresh=fresh_erasure),
     "PUT /v1/clients/{client_id}/legal-hold": Rule(
         roles("admin", "operator"), json=lambda w: {"hold": False}
@@ -450,6 +466,7 @@ PATH_IDS = {
     "appointment_id": "appointment",
     "note_id": "note",
     "consent_id": "consent",
+    "grant_id": "grant",
     "license_id": "license",
     "invoice_id": "invoice",
     "feed_token": "feed",

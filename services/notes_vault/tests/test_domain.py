@@ -141,6 +141,25 @@ def test_break_glass_is_bounded():
                       max_minutes=240, now=NOW)  # fmt: skip
 
 
+def test_break_glass_is_reviewed_once_by_its_clinic_s_admin_with_mfa():
+    g = d.break_glass(
+        grant_id="g", caller=OTHER, client_id="k1", client_clinics={"c1"}, reason="crisis",
+        minutes=30, max_minutes=240, now=NOW,
+    )  # fmt: skip
+    d.may_review_break_glass(ADMIN, "c1")
+    operator = d.Caller("op", d.CLINIC_ADMIN, d.OPERATOR_CLINIC_ID, True)
+    for who in (OTHER, CLIENT, replace(ADMIN, clinic_id="c2"), replace(ADMIN, mfa=False), operator):
+        with pytest.raises(PermissionDenied):
+            d.may_review_break_glass(who, "c1")
+    with pytest.raises(InvalidArgument):
+        d.review_break_glass(g, reviewer_id="a1", outcome="fine", now=NOW)
+    done = d.review_break_glass(g, reviewer_id="a1", outcome="justified", now=NOW)
+    assert (done.reviewed_at, done.reviewed_by, done.review_outcome) == (NOW, "a1", "justified")
+    assert replace(done, reviewed_at=None, reviewed_by="", review_outcome="") == g
+    with pytest.raises(FailedPrecondition):
+        d.review_break_glass(done, reviewer_id="a1", outcome="unjustified", now=NOW)
+
+
 def _chain(n: int) -> list[d.AuditEntry]:
     out, seq, prev = [], 0, d.GENESIS
     for i in range(n):

@@ -286,6 +286,66 @@ class BreakGlassResponse(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, grant_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class BreakGlassGrant(_message.Message):
+    __slots__ = ("grant_id", "client_id", "therapist_id", "clinic_id", "reason", "created_at", "expires_at", "records_read", "reviewed_at", "reviewed_by", "review_outcome")
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_READ_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    grant_id: str
+    client_id: str
+    therapist_id: str
+    clinic_id: str
+    reason: str
+    created_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    records_read: int
+    reviewed_at: _timestamp_pb2.Timestamp
+    reviewed_by: str
+    review_outcome: str
+    def __init__(self, grant_id: _Optional[str] = ..., client_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., records_read: _Optional[int] = ..., reviewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reviewed_by: _Optional[str] = ..., review_outcome: _Optional[str] = ...) -> None: ...
+
+class ListBreakGlassRequest(_message.Message):
+    __slots__ = ("clinic_id", "pending_only", "limit", "cursor")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    PENDING_ONLY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    pending_only: bool
+    limit: int
+    cursor: str
+    def __init__(self, clinic_id: _Optional[str] = ..., pending_only: _Optional[bool] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ListBreakGlassResponse(_message.Message):
+    __slots__ = ("grants", "next_cursor")
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    grants: _containers.RepeatedCompositeFieldContainer[BreakGlassGrant]
+    next_cursor: str
+    def __init__(self, grants: _Optional[_Iterable[_Union[BreakGlassGrant, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+
+class ReviewBreakGlassRequest(_message.Message):
+    __slots__ = ("grant_id", "outcome")
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    grant_id: str
+    outcome: str
+    def __init__(self, grant_id: _Optional[str] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class ReviewBreakGlassResponse(_message.Message):
+    __slots__ = ("grant",)
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    grant: BreakGlassGrant
+    def __init__(self, grant: _Optional[_Union[BreakGlassGrant, _Mapping]] = ...) -> None: ...
+
 class RequestErasureRequest(_message.Message):
     __slots__ = ("client_id",)
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]

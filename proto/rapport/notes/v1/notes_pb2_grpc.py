@@ -93,6 +93,16 @@ class NotesServiceStub:
                 request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.BreakGlassRequest.SerializeToString,
                 response_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.BreakGlassResponse.FromString,
                 _registered_method=True)
+        self.ListBreakGlass = channel.unary_unary(
+                '/rapport.notes.v1.NotesService/ListBreakGlass',
+                request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ListBreakGlassRequest.SerializeToString,
+                response_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ListBreakGlassResponse.FromString,
+                _registered_method=True)
+        self.ReviewBreakGlass = channel.unary_unary(
+                '/rapport.notes.v1.NotesService/ReviewBreakGlass',
+                request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassRequest.SerializeToString,
+                response_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassResponse.FromString,
+                _registered_method=True)
         self.RequestErasure = channel.unary_unary(
                 '/rapport.notes.v1.NotesService/RequestErasure',
                 request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.RequestErasureRequest.SerializeToString,
@@ -209,6 +219,20 @@ class NotesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBreakGlass(self, request, context):
+        """The clinic admin (MFA) lists its clinic's emergency accesses, reasons opened, to review them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewBreakGlass(self, request, context):
+        """The clinic admin (MFA) records the review of one: justified or unjustified, once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RequestErasure(self, request, context):
         """The client (or a clinic admin) asks for erasure: crypto-shredding after retention.
         """
@@ -308,6 +332,16 @@ def add_NotesServiceServicer_to_server(servicer, server):
                     servicer.BreakGlass,
                     request_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.BreakGlassRequest.FromString,
                     response_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.BreakGlassResponse.SerializeToString,
+            ),
+            'ListBreakGlass': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBreakGlass,
+                    request_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ListBreakGlassRequest.FromString,
+                    response_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ListBreakGlassResponse.SerializeToString,
+            ),
+            'ReviewBreakGlass': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewBreakGlass,
+                    request_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassRequest.FromString,
+                    response_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassResponse.SerializeToString,
             ),
             'RequestErasure': grpc.unary_unary_rpc_method_handler(
                     servicer.RequestErasure,
@@ -641,6 +675,60 @@ class NotesService:
             '/rapport.notes.v1.NotesService/BreakGlass',
             rapport_dot_notes_dot_v1_dot_notes__pb2.BreakGlassRequest.SerializeToString,
             rapport_dot_notes_dot_v1_dot_notes__pb2.BreakGlassResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBreakGlass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.notes.v1.NotesService/ListBreakGlass',
+            rapport_dot_notes_dot_v1_dot_notes__pb2.ListBreakGlassRequest.SerializeToString,
+            rapport_dot_notes_dot_v1_dot_notes__pb2.ListBreakGlassResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewBreakGlass(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.notes.v1.NotesService/ReviewBreakGlass',
+            rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassRequest.SerializeToString,
+            rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -225,6 +226,28 @@ class NotesApi(notes_pb2_grpc.NotesServiceServicer):
             grant_id=grant.grant_id, expires_at=to_timestamp(grant.expires_at)
         )
 
+    async def ListBreakGlass(
+        self, request: pb.ListBreakGlassRequest, context: Ctx
+    ) -> pb.ListBreakGlassResponse:
+        caller = await self._caller(context)
+        views, cursor = await self.service.list_break_glass(
+            caller,
+            _id(request.clinic_id, "clinic_id"),
+            pending_only=request.pending_only,
+            limit=request.limit,
+            cursor=request.cursor,
+        )
+        return pb.ListBreakGlassResponse(grants=[_grant_pb(v) for v in views], next_cursor=cursor)
+
+    async def ReviewBreakGlass(
+        self, request: pb.ReviewBreakGlassRequest, context: Ctx
+    ) -> pb.ReviewBreakGlassResponse:
+        caller = await self._caller(context)
+        view = await self.service.review_break_glass(
+            caller, _id(request.grant_id, "grant_id"), request.outcome
+        )
+        return pb.ReviewBreakGlassResponse(grant=_grant_pb(view))
+
     async def RequestErasure(
         self, request: pb.RequestErasureRequest, context: Ctx
     ) -> pb.RequestErasureResponse:
@@ -316,3 +339,23 @@ class NotesApi(notes_pb2_grpc.NotesServiceServicer):
             share_remission=o.share_remission,
             median_change=o.median_change,
         )
+
+
+def _grant_pb(view: dict[str, Any]) -> pb.BreakGlassGrant:
+    g = view["grant"]
+    out = pb.BreakGlassGrant(
+        grant_id=g.grant_id,
+        client_id=g.client_id,
+        therapist_id=g.therapist_id,
+        clinic_id=g.clinic_id,
+        created_at=to_timestamp(g.created_at),
+        expires_at=to_timestamp(g.expires_at),
+        records_read=view["records_read"],
+        reviewed_by=g.reviewed_by,
+        review_outcome=g.review_outcome,
+    )
+    if view["reason"] is not None:
+        out.reason = view["reason"]
+    if g.reviewed_at is not None:
+        out.reviewed_at.CopyFrom(to_timestamp(g.reviewed_at))
+    return out

@@ -283,6 +283,10 @@ class BreakGlass:
     clinic_id: str
     created_at: datetime
     expires_at: datetime
+    # The clinic admin's review afterwards (none until then).
+    reviewed_at: datetime | None = None
+    reviewed_by: str = ""
+    review_outcome: str = ""
 
     def active(self, now: datetime) -> bool:
         return self.created_at <= now < self.expires_at
@@ -320,6 +324,29 @@ def break_glass(
         created_at=now,
         expires_at=now + timedelta(minutes=minutes),
     )
+
+
+REVIEW_OUTCOMES = ("justified", "unjustified")
+
+
+def may_review_break_glass(caller: Caller, clinic_id: str) -> None:
+    """Emergency access is reviewed by the admin of the clinic where the glass was broken (the
+    practice's privacy officer), signed in with multi-factor."""
+    if not (caller.role == CLINIC_ADMIN and caller.clinic_id == clinic_id):
+        raise Denied("only the clinic's admin reviews its emergency access", "not_admin")
+    if not caller.mfa:
+        raise Denied("multi-factor authentication is required for this action", "no_mfa")
+
+
+def review_break_glass(
+    grant: BreakGlass, *, reviewer_id: str, outcome: str, now: datetime
+) -> BreakGlass:
+    """Once: a review stands as the record of what the practice decided."""
+    if outcome not in REVIEW_OUTCOMES:
+        raise InvalidArgument("outcome must be justified or unjustified", field="outcome")
+    if grant.reviewed_at is not None:
+        raise FailedPrecondition("this emergency access was reviewed already")
+    return replace(grant, reviewed_at=now, reviewed_by=reviewer_id, review_outcome=outcome)
 
 
 # --- access ---------------------------------------------------------------------------------

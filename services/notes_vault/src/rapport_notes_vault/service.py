@@ -11,7 +11,7 @@ import base64
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ from rapport_platform.telemetry import tracer
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_notes_vault import domain
-from rapport_notes_vault.crypto import Envelope, KeyGone
+from rapport_notes_vault.crypto import Envelope, KeyGone, Sealed
 from rapport_notes_vault.settings import NotesVaultSettings
 from rapport_notes_vault.store import MEASURES, NOTES, NotesStore, sealed_of
 
@@ -150,14 +150,16 @@ class NotesVault:
 
     async def _write(
         self,
-        entry: domain.AuditEntry,
+        entry: domain.AuditEntry | Sequence[domain.AuditEntry],
         effect: Callable[[Session], Awaitable[T]] | None = None,
     ) -> T | None:
-        """The effect and its audit entry, in one transaction."""
+        """The effect and its audit entry (or entries), in one transaction."""
+        entries = [entry] if isinstance(entry, domain.AuditEntry) else list(entry)
 
         async def tx(session: Session) -> T | None:
             result = await effect(session) if effect else None
-            await self.repo.append_audit(session, entry)
+            for e in entries:
+                await self.repo.append_audit(session, e)
             return result
 
         result = await self.store.transaction(tx)
@@ -693,6 +695,100 @@ class NotesVault:
             effect,
         )
         return grant
+
+    async def _grant_view(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A grant as its reviewer sees it: the reason opened (None once the client's records
+        were erased) and how many records the therapist read under it."""
+        grant = self.repo.grant_of(doc)
+        reason: str | None = None
+        if doc.get("reason_ciphertext") is not None:
+            sealed = Sealed(
+                doc["reason_wrapped_key"],
+                bytes(doc["reason_nonce"]),
+                bytes(doc["reason_ciphertext"]),
+            )
+            try:
+                opened = await self.envelope.open(
+                    grant.client_id, grant.grant_id, domain.aad(grant.grant_id, 1), sealed
+                )
+                reason = opened.decode()
+            except KeyGone:
+                reason = None
+        return {"grant": grant, "reason": reason, "records_read": await self.repo.read_under(grant)}
+
+    async def list_break_glass(
+        self, caller: domain.Caller, clinic_id: str, *, pending_only: bool, limit: int, cursor: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        limit = page_limit(limit)
+        before = decode_cursor(cursor)
+        await self._guard(
+            caller,
+            "break_glass.list",
+            lambda: domain.may_review_break_glass(caller, clinic_id),
+            resource_id=clinic_id,
+        )
+        docs = await self.repo.clinic_grants(
+            clinic_id, pending_only=pending_only, before=before, limit=limit
+        )
+        views = [await self._grant_view(d) for d in docs]
+        # Each reason shown is a read of that client's record: one audit entry per grant.
+        await self._write(
+            [
+                self._entry(
+                    caller,
+                    "break_glass.read",
+                    "allowed",
+                    client_id=v["grant"].client_id,
+                    resource_id=v["grant"].grant_id,
+                )
+                for v in views
+            ]
+            or self._entry(caller, "break_glass.list", "allowed", resource_id=clinic_id)
+        )
+        nxt = encode_cursor(docs[-1]["created_at"], docs[-1]["_id"]) if len(docs) == limit else ""
+        return views, nxt
+
+    async def review_break_glass(
+        self, caller: domain.Caller, grant_id: str, outcome: str
+    ) -> dict[str, Any]:
+        doc = await self.repo.grant(grant_id)
+        if doc is None:
+            raise NotFound("no such emergency access")
+        grant = self.repo.grant_of(doc)
+        await self._guard(
+            caller,
+            "break_glass.review",
+            lambda: domain.may_review_break_glass(caller, grant.clinic_id),
+            client_id=grant.client_id,
+            resource_id=grant_id,
+        )
+        reviewed = domain.review_break_glass(
+            grant, reviewer_id=caller.user_id, outcome=outcome, now=self.now()
+        )
+
+        async def effect(session: Session) -> None:
+            if not await self.repo.review_grant(session, reviewed):
+                raise FailedPrecondition("this emergency access was reviewed already")
+
+        await self._write(
+            self._entry(
+                caller,
+                "break_glass.review",
+                "allowed",
+                client_id=grant.client_id,
+                resource_id=grant_id,
+                detail=outcome,
+            ),
+            effect,
+        )
+        return await self._grant_view(
+            doc
+            | {
+                "reviewed_at": reviewed.reviewed_at,
+                "reviewed_by": reviewed.reviewed_by,
+                "review_outcome": reviewed.review_outcome,
+            }
+        )
 
     # --- erasure, legal hold, keys --------------------------------------------------------
 

@@ -40,7 +40,11 @@ INDEXES = {
     DISCLOSURES: [
         IndexModel([("client_id", ASCENDING), ("disclosed_at", DESCENDING), ("_id", DESCENDING)])
     ],
-    GRANTS: [IndexModel([("therapist_id", ASCENDING), ("client_id", ASCENDING)])],
+    GRANTS: [
+        IndexModel([("therapist_id", ASCENDING), ("client_id", ASCENDING)]),
+        # The clinic's review list, newest first.
+        IndexModel([("clinic_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)]),
+    ],
     MEASURES: [
         IndexModel([("client_id", ASCENDING), ("taken_at", ASCENDING)]),
         IndexModel([("clinic_id", ASCENDING), ("instrument", ASCENDING)]),
@@ -223,6 +227,62 @@ class NotesStore:
     async def grants(self, therapist_id: str, client_id: str) -> list[domain.BreakGlass]:
         cursor = self.db[GRANTS].find({"therapist_id": therapist_id, "client_id": client_id})
         return [from_document(domain.BreakGlass, d, id_field="grant_id") async for d in cursor]
+
+    async def grant(self, grant_id: str) -> dict[str, Any] | None:
+        """The grant's document: its fields and its sealed reason."""
+        return await self.db[GRANTS].find_one({"_id": grant_id})
+
+    @staticmethod
+    def grant_of(doc: dict[str, Any]) -> domain.BreakGlass:
+        return from_document(domain.BreakGlass, doc, id_field="grant_id")
+
+    async def clinic_grants(
+        self,
+        clinic_id: str,
+        *,
+        pending_only: bool,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"clinic_id": clinic_id}
+        if pending_only:
+            query["reviewed_at"] = None
+        if before is not None:
+            at, gid = before
+            query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": gid}}]
+        cursor = (
+            self.db[GRANTS]
+            .find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
+        return [d async for d in cursor]
+
+    async def review_grant(self, session: Session, reviewed: domain.BreakGlass) -> bool:
+        """Conditional on no review yet: two admins at once cannot both record one."""
+        result = await self.db[GRANTS].update_one(
+            {"_id": reviewed.grant_id, "reviewed_at": None},
+            {
+                "$set": {
+                    "reviewed_at": reviewed.reviewed_at,
+                    "reviewed_by": reviewed.reviewed_by,
+                    "review_outcome": reviewed.review_outcome,
+                }
+            },
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def read_under(self, grant: domain.BreakGlass) -> int:
+        """Records the therapist opened by break-glass while the grant ran (its disclosures)."""
+        return await self.db[DISCLOSURES].count_documents(
+            {
+                "client_id": grant.client_id,
+                "recipient_id": grant.therapist_id,
+                "basis": domain.BY_BREAK_GLASS,
+                "disclosed_at": {"$gte": grant.created_at, "$lt": grant.expires_at},
+            }
+        )
 
     async def insert_disclosure(self, session: Session, doc: dict[str, Any]) -> None:
         await self.db[DISCLOSURES].insert_one(doc, session=session)

@@ -13,6 +13,8 @@ Paths:
   POST /v1/consents/{consent_id}/revoke
   GET  /v1/clients/{client_id}/disclosures        the accounting of disclosures (the client)
   POST /v1/clients/{client_id}/break-glass        emergency access (reason, minutes)
+  GET  /v1/clinics/{clinic_id}/break-glass        the clinic admin's review list (reasons opened)
+  POST /v1/break-glass/{grant_id}/review          the clinic admin records the review, once
   POST /v1/clients/{client_id}/erasure            crypto-shredding after retention
   PUT  /v1/clients/{client_id}/legal-hold         {hold: bool} by the clinic admin
   POST /v1/clients/{client_id}/measures           PHQ9 / GAD7
@@ -350,6 +352,82 @@ async def break_glass(
         metadata=auth(token),
     )
     return BreakGlassReply(grant_id=reply.grant_id, expires_at=_time(reply.expires_at))
+
+
+class GrantReply(BaseModel):
+    grant_id: str
+    client_id: str
+    therapist_id: str
+    reason: str | None = Field(description="null once the client's records were erased")
+    created_at: datetime | None
+    expires_at: datetime | None
+    records_read: int = Field(description="records the therapist opened under the grant")
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    review_outcome: Literal["justified", "unjustified"] | None
+
+
+def grant_reply(g: pb.BreakGlassGrant) -> GrantReply:
+    return GrantReply(
+        grant_id=g.grant_id,
+        client_id=g.client_id,
+        therapist_id=g.therapist_id,
+        reason=g.reason if g.HasField("reason") else None,
+        created_at=_time(g.created_at),
+        expires_at=_time(g.expires_at),
+        records_read=g.records_read,
+        reviewed_at=_time(g.reviewed_at),
+        reviewed_by=g.reviewed_by or None,
+        review_outcome=g.review_outcome or None,  # type: ignore[arg-type]
+    )
+
+
+class GrantsReply(BaseModel):
+    items: list[GrantReply]
+    next_cursor: str | None
+
+
+@router.get("/v1/clinics/{clinic_id}/break-glass", response_model=GrantsReply)
+async def list_break_glass(
+    clinic_id: Id,
+    request: Request,
+    token: Token,
+    page: Annotated[Page, paged(20, 100)],
+    status: Annotated[Literal["pending", "all"], Query()] = "pending",
+) -> GrantsReply:
+    """The clinic's admin (MFA) reviews emergency access: each grant, newest first, with the
+    therapist's reason and how many records were opened under it. Each reason shown is audited
+    as a read of that client's record."""
+    reply = await notes(request).ListBreakGlass(
+        pb.ListBreakGlassRequest(
+            clinic_id=clinic_id,
+            pending_only=status == "pending",
+            limit=page.limit,
+            cursor=page.cursor,
+        ),
+        metadata=auth(token),
+    )
+    return GrantsReply(
+        items=[grant_reply(g) for g in reply.grants],
+        next_cursor=next_cursor(reply.next_cursor),
+    )
+
+
+class ReviewBody(Strict):
+    outcome: Literal["justified", "unjustified"]
+
+
+@router.post("/v1/break-glass/{grant_id}/review", response_model=GrantReply)
+async def review_break_glass(
+    grant_id: Id, body: ReviewBody, request: Request, token: Token
+) -> GrantReply:
+    """The clinic's admin (MFA) records whether the emergency access was justified. Once: a
+    second review is 409. The review is in the audit chain."""
+    reply = await notes(request).ReviewBreakGlass(
+        pb.ReviewBreakGlassRequest(grant_id=grant_id, outcome=body.outcome),
+        metadata=auth(token),
+    )
+    return grant_reply(reply.grant)
 
 
 # --- erasure, legal hold, audit -----------------------------------------------------------
