@@ -81,6 +81,30 @@ def test_a_terms_change_keeps_what_it_does_not_name_and_checks_the_commission():
         assert refused.value.field == "commission_bps"
 
 
+def test_who_may_reset_an_authenticator():
+    def user(uid: str, role: str, clinic: str = "", operator: bool = False) -> domain.User:
+        return domain.User(uid, f"{uid}@example.org", role, uid, "", clinic, NOW, operator)
+
+    admin = user("a", "clinic_admin", "c1")
+    therapist = user("t", "therapist", "c1")
+    operator = user("op", "clinic_admin", "marketplace", operator=True)
+    domain.may_reset_mfa(admin, therapist)
+    domain.may_reset_mfa(operator, therapist)
+    domain.may_reset_mfa(operator, admin)
+    refused = [
+        (admin, admin),  # nobody resets their own
+        (admin, user("c", "client")),  # a client is not the clinic's
+        (admin, user("t2", "therapist", "c2")),  # another clinic's therapist
+        (user("a2", "clinic_admin", "c2"), therapist),
+        (therapist, user("t3", "therapist", "c1")),
+        (operator, user("op2", "client", operator=True)),  # never an operator's
+        (operator, operator),
+    ]
+    for actor, target in refused:
+        with pytest.raises(PermissionDenied):
+            domain.may_reset_mfa(actor, target)
+
+
 def test_licences_are_verified_only_in_an_approved_clinic():
     therapist = user("therapist", "c1")
     lic = domain.new_license(

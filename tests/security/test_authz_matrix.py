@@ -12,7 +12,9 @@ of its own making where the call consumes it: a cancel, a signature)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -153,6 +155,18 @@ async def fresh_invitation(ctx: Ctx, role: str) -> dict[str, str]:
     )
     assert r.status_code == 201, r.text
     return {"invitation_token": r.json()["invitation_token"], "_auth": auth}
+
+
+async def fresh_member(ctx: Ctx, role: str) -> dict[str, str]:
+    """A new therapist of the first clinic (a reset ends every session of the account)."""
+    made = await fresh_invitation(ctx, role)
+    r = await ctx.http.post(
+        f"/v1/invitations/{made['invitation_token']}/accept",
+        headers={"Authorization": made["_auth"]},
+    )
+    assert r.status_code == 200, r.text
+    payload = made["_auth"].removeprefix("Bearer ").split(".")[1]
+    return {"user_id": json.loads(base64.urlsafe_b64decode(payload + "=="))["sub"]}
 
 
 async def fresh_founder(ctx: Ctx, role: str) -> dict[str, str]:
@@ -316,6 +330,7 @@ EXPECTATIONS: dict[str, Rule] = {
     "POST /v1/clinics/{clinic_id}/invitations": Rule(
         roles("admin"), json=lambda w: {"email": f"i-{uuid.uuid4().hex[:8]}@example.org"}
     ),
+    "POST /v1/users/{user_id}/mfa/reset": Rule(roles("admin", "operator"), fresh=fresh_member),
     "POST /v1/invitations/{invitation_token}/accept": Rule(
         roles("other_therapist"), fresh=fresh_invitation
     ),
@@ -462,6 +477,7 @@ def all_routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, str
 PATH_IDS = {
     "clinic_id": "clinic",
     "therapist_id": "therapist",
+    "user_id": "therapist",
     "client_id": "client",
     "appointment_id": "appointment",
     "note_id": "note",

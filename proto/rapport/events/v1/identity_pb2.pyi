@@ -95,3 +95,13 @@ class LicenseExpired(_message.Message):
     expires_on: str
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, license_id: _Optional[str] = ..., therapist_id: _Optional[str] = ..., clinic_id: _Optional[str] = ..., kind: _Optional[str] = ..., jurisdiction: _Optional[str] = ..., expires_on: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class MfaReset(_message.Message):
+    __slots__ = ("user_id", "reset_by", "occurred_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    RESET_BY_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    reset_by: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., reset_by: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

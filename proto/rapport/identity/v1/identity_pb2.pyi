@@ -392,6 +392,20 @@ class ConfirmMfaResponse(_message.Message):
     mfa_enabled: bool
     def __init__(self, mfa_enabled: _Optional[bool] = ...) -> None: ...
 
+class ResetMfaRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ResetMfaResponse(_message.Message):
+    __slots__ = ("user_id", "was_enrolled")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    WAS_ENROLLED_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    was_enrolled: bool
+    def __init__(self, user_id: _Optional[str] = ..., was_enrolled: _Optional[bool] = ...) -> None: ...
+
 class RotateSigningKeyRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -106,6 +106,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaResponse.FromString,
                 _registered_method=True)
+        self.ResetMfa = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ResetMfa',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ResetMfaRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ResetMfaResponse.FromString,
+                _registered_method=True)
         self.RotateSigningKey = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/RotateSigningKey',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.RotateSigningKeyRequest.SerializeToString,
@@ -279,6 +284,15 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetMfa(self, request, context):
+        """Someone lost their authenticator: the admin of their clinic (a therapist's) or a platform
+        operator (anyone's but an operator's), signed in with MFA, removes it. Every session of the
+        account ends; it signs in with its password and enrols again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateSigningKey(self, request, context):
         """Rotates the token signing key: a new kid is published, then signs; the old one stays in the
         JWKS until the tokens it signed have expired. Platform operators only, with multi-factor.
@@ -440,6 +454,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ConfirmMfa,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaResponse.SerializeToString,
+            ),
+            'ResetMfa': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetMfa,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ResetMfaRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__pb2.ResetMfaResponse.SerializeToString,
             ),
             'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateSigningKey,
@@ -882,6 +901,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/ConfirmMfa',
             rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__pb2.ConfirmMfaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetMfa(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ResetMfa',
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ResetMfaRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__pb2.ResetMfaResponse.FromString,
             options,
             channel_credentials,
             insecure,

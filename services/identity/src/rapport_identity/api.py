@@ -609,6 +609,35 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             raise InvalidArgument("the one-time code is wrong or expired", field="totp_code")
         return pb.ConfirmMfaResponse(mfa_enabled=True)
 
+    async def ResetMfa(
+        self, request: pb.ResetMfaRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResetMfaResponse:
+        principal = (await self._principal(context)).require_mfa()
+        actor = await self._caller(principal)
+        if not request.user_id or len(request.user_id) > 64:
+            raise InvalidArgument("user_id is required", field="user_id")
+        target = await self.users.by_id(request.user_id)
+        if target is None:
+            raise NotFound("no such account")
+        # The flags and clinics in the database decide, not the token.
+        domain.may_reset_mfa(actor, target)
+        now = self.now()
+
+        async def write(session: Session) -> bool:
+            was = await self.users.reset_mfa(session, target.user_id)
+            await self.refresh_tokens.revoke_user(session, target.user_id)
+            await self.outbox.add(
+                session,
+                events.MFA_RESET,
+                events.mfa_reset(target.user_id, actor.user_id, now),
+            )
+            return was
+
+        was_enrolled = await self.store.transaction(write)
+        self.outbox.wake()
+        log.info("multi-factor of %s reset by %s", target.user_id, actor.user_id)
+        return pb.ResetMfaResponse(user_id=target.user_id, was_enrolled=was_enrolled)
+
     async def GetMe(
         self, request: pb.GetMeRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetMeResponse:

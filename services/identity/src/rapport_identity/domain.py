@@ -410,6 +410,22 @@ def update_terms(
     return changed
 
 
+def may_reset_mfa(actor: User, target: User) -> None:
+    """Who removes a lost authenticator: the admin of the clinic a therapist belongs to, or a
+    platform operator for any account but an operator's (an operator is never reset through
+    the API an operator's stolen session could reach)."""
+    if target.operator:
+        raise PermissionDenied("an operator's multi-factor is not reset through the API")
+    if actor.user_id == target.user_id:
+        raise PermissionDenied("ask your clinic's admin or a platform operator")
+    if actor.operator:
+        return
+    if actor.role == CLINIC_ADMIN and target.role == THERAPIST and actor.clinic_id:
+        if target.clinic_id == actor.clinic_id:
+            return
+    raise PermissionDenied("only the admin of the account's clinic or an operator may reset it")
+
+
 def sees_full_clinic(clinic: Clinic, *, role: str, clinic_id: str, operator: bool) -> bool:
     """Commission and vetting status are for the clinic's admin and platform operators; anyone
     else sees what a client needs to book (name, cancellation policy, booking limits)."""

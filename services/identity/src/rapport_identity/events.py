@@ -15,6 +15,7 @@ THERAPIST_PROFILE_UPDATED = "rapport.identity.therapist_profile_updated"
 THERAPIST_JOINED_CLINIC = "rapport.identity.therapist_joined_clinic"
 LICENSE_VERIFIED = "rapport.identity.license_verified"
 LICENSE_EXPIRED = "rapport.identity.license_expired"
+MFA_RESET = "rapport.identity.mfa_reset"
 
 
 def user_registered(user: User) -> identity_pb2.UserRegistered:
@@ -80,3 +81,7 @@ def license_expired(lic: License, at: datetime) -> identity_pb2.LicenseExpired:
         expires_on=lic.expires_on.isoformat() if lic.expires_on else "",
         occurred_at=to_timestamp(at),
     )
+
+
+def mfa_reset(user_id: str, reset_by: str, at: datetime) -> identity_pb2.MfaReset:
+    return identity_pb2.MfaReset(user_id=user_id, reset_by=reset_by, occurred_at=to_timestamp(at))

@@ -70,6 +70,7 @@ INDEXES = {
     INVITATIONS: [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=30 * 24 * 3600)],
     REFRESH_TOKENS: [
         IndexModel([("family_id", ASCENDING)]),
+        IndexModel([("user_id", ASCENDING)]),
         # Spent tokens are kept until the family would have expired: reuse is still detected.
         IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
     ],
@@ -176,6 +177,15 @@ class Users:
             session=session,
         )
         return result.modified_count == 1
+
+    async def reset_mfa(self, session: Session, user_id: str) -> bool:
+        """Remove the authenticator; the token version moves on, so every access token of the
+        account (with or without `mfa`) is void. False: no such account."""
+        doc = await self._col.find_one({"_id": user_id}, {"mfa": 1}, session=session)
+        if doc is None:
+            return False
+        await self._bump(session, {"_id": user_id}, {"mfa": None})
+        return bool(doc.get("mfa"))
 
     async def mfa(self, user_id: str) -> dict[str, Any]:
         """{secret (transit ciphertext), enabled, last_step} of the TOTP factor, or empty."""
@@ -579,6 +589,13 @@ class RefreshTokens:
 
     async def revoke_family(self, family_id: str) -> int:
         result = await self._col.update_many({"family_id": family_id}, {"$set": {"revoked": True}})
+        return result.modified_count
+
+    async def revoke_user(self, session: Session, user_id: str) -> int:
+        """Every sign-in of the account (refreshing one would bring its `mfa` back)."""
+        result = await self._col.update_many(
+            {"user_id": user_id, "revoked": False}, {"$set": {"revoked": True}}, session=session
+        )
         return result.modified_count
 
 

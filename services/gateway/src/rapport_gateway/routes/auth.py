@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, ConfigDict, Field
 from rapport.identity.v1 import identity_pb2 as idpb
@@ -214,6 +214,26 @@ async def mfa_confirm(body: MfaConfirmBody, request: Request, token: Token) -> M
         idpb.ConfirmMfaRequest(totp_code=body.totp_code), metadata=auth(token)
     )
     return MfaConfirmReply(mfa_enabled=reply.mfa_enabled)
+
+
+class MfaResetReply(BaseModel):
+    user_id: str
+    was_enrolled: bool = Field(description="whether an authenticator was enrolled before")
+
+
+UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@router.post("/v1/users/{user_id}/mfa/reset", response_model=MfaResetReply)
+async def mfa_reset(user_id: UserId, request: Request, token: Token) -> MfaResetReply:
+    """Someone lost their authenticator. The admin of a therapist's clinic, or a platform
+    operator for any account but an operator's, signed in with multi-factor, removes it: every
+    session of the account ends (its access and refresh tokens are void) and it signs in with
+    its password and enrols again. Audited; `rapport.identity.mfa_reset` tells the notifier."""
+    reply = await identity(request).ResetMfa(
+        idpb.ResetMfaRequest(user_id=user_id), metadata=auth(token)
+    )
+    return MfaResetReply(user_id=reply.user_id, was_enrolled=reply.was_enrolled)
 
 
 @router.get("/v1/me", response_model=MeReply)
