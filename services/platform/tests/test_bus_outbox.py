@@ -310,3 +310,33 @@ def _past():
     from datetime import UTC, datetime, timedelta
 
     return datetime.now(UTC) - timedelta(seconds=1)
+
+
+async def test_a_stopping_relay_publishes_what_was_committed_before_the_stop(store, bus):
+    """A rolling restart: a commit wakes the relay and the stop comes at once. The record is
+    published and marked before the relay ends, not left for another replica once its lease
+    runs out; an idle relay and an idle consumer end at once."""
+    outbox = Outbox(store, bus, service="test", poll_interval=30.0)
+    subject = f"rapport.s{uuid.uuid4().hex[:8]}.thing"
+    await bus.ensure_domain_stream(subject.split(".")[1])
+    stop = asyncio.Event()
+    relay = asyncio.create_task(outbox.run(stop))
+    await asyncio.sleep(0.2)  # the relay's first round found nothing; it waits for a wake-up
+    await store.transaction(
+        lambda s: outbox.add(s, subject, identity_pb2.UserRegistered(user_id="last"))
+    )
+    outbox.wake()
+    stop.set()
+    await asyncio.wait_for(relay, timeout=10)  # not the 30 s poll
+    assert await outbox.pending_count() == 0
+
+    seen, halt, task = await _collect(bus, subject, "after-stop")
+    await _until(lambda: len(seen) == 1)
+    consumer = Consumer(
+        bus, durable="idle", subject=subject, handler=lambda e: asyncio.sleep(0), fetch_timeout=30
+    )
+    idle = asyncio.create_task(consumer.run(halt))
+    await asyncio.sleep(0.5)  # waiting in a fetch
+    halt.set()
+    await asyncio.wait_for(asyncio.gather(task, idle), timeout=10)  # not the 30 s fetch
+    assert seen[0].parse(identity_pb2.UserRegistered).user_id == "last"

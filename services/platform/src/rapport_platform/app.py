@@ -23,6 +23,9 @@ from rapport_platform.settings import GrpcServiceSettings, load_settings
 from rapport_platform.store import Store
 from rapport_platform.telemetry import setup_telemetry
 
+# How long a stop lets the background loops finish the round they are in.
+STOP_GRACE_S = 3.0
+
 log = logging.getLogger(__name__)
 Loop = Callable[[asyncio.Event], Awaitable[None]]
 SettingsT = TypeVar("SettingsT", bound=GrpcServiceSettings)
@@ -135,6 +138,13 @@ class ServiceApp:
         if self.server is not None:
             await self.server.stop(drain_seconds)
         self._stop.set()
+        if self.outbox is not None:  # the answered requests' events go out now, not after a lease
+            await self.outbox.flush()
+        # Every loop sees the stop and ends the round it is in (a relay's publish and its mark,
+        # a consumer's message and its ack) rather than leave a leased record or an unacked
+        # message to time out (seconds of delay for that event); bounded, then cancelled.
+        if self._initialised.is_set() and self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_GRACE_S)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

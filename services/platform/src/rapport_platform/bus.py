@@ -254,7 +254,7 @@ class Consumer:
                     if sub is None:
                         await self.bus.wait_connected(timeout=3600)
                         sub = await self._subscribe()
-                    msgs = await sub.fetch(self.batch, timeout=self.fetch_timeout)
+                    msgs = await self._fetch(sub, stop)
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
@@ -278,6 +278,19 @@ class Consumer:
             if sub is not None:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
+
+    async def _fetch(self, sub: Any, stop: asyncio.Event) -> list[Msg]:
+        """The next batch, or nothing once stop is set: a stop does not wait out the fetch
+        (no message is in hand while waiting for one)."""
+        fetch = asyncio.ensure_future(sub.fetch(self.batch, timeout=self.fetch_timeout))
+        halt = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({fetch, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.cancel()
+            if not fetch.done():
+                fetch.cancel()
+        return list(fetch.result()) if fetch.done() and not fetch.cancelled() else []
 
     async def _subscribe(self) -> Any:
         await self.bus.ensure_domain_stream(domain_of(self.subject))

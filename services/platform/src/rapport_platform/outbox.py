@@ -20,7 +20,6 @@ redelivered event changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -44,6 +43,7 @@ T = TypeVar("T")
 OUTBOX = "outbox"
 PROCESSED = "processed_events"
 OWN_LEASE = timedelta(seconds=5)
+FLUSH_TIMEOUT_S = 2.0
 _OWN_MAX = 1024  # records added but not yet published by their writer (aborted attempts age out)
 _backlog: dict[str, int] = {}
 
@@ -151,6 +151,12 @@ class Outbox:
         except Exception as exc:  # still pending: the relay publishes it once the lease ends
             log.warning("outbox publish after commit failed: %s; relay retries", type(exc).__name__)
 
+    async def flush(self, timeout: float = FLUSH_TIMEOUT_S) -> None:
+        """At a stop: let the publishes of records already committed finish (bounded), rather
+        than leave them to another replica's relay once their lease ends (seconds later)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
     def wake(self) -> None:
         """Tell the relay something committed; it publishes at once instead of at the next poll."""
         self._wake.set()
@@ -200,15 +206,31 @@ class Outbox:
         return await self.collection.count_documents({"pending": True})
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The relay loop: on wake-up or every poll interval, until stop is set."""
-        while not stop.is_set():
+        """The relay loop: on wake-up or every poll interval, until stop is set. A commit that
+        woke it before the stop is still published (a stopping replica leaves no record to wait
+        out its lease), then the loop ends."""
+        while True:
+            # Cleared before the round: a commit that wakes it meanwhile starts another round.
+            self._wake.clear()
             try:
                 await self.relay_once()
             except Exception as exc:  # Mongo down: try again next round
                 log.warning("outbox relay round failed: %s", type(exc).__name__)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+            if self._wake.is_set():
+                continue
+            if stop.is_set():
+                return
+            woken = asyncio.ensure_future(self._wake.wait())
+            halt = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait(
+                    {woken, halt}, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                woken.cancel()
+                halt.cancel()
+            if stop.is_set() and not self._wake.is_set():
+                return
 
 
 async def consume_once(
