@@ -15,6 +15,7 @@ from rapport_platform.auth import Principal
 
 from tests.billing.helpers import balance, billing_events, eventually, session_ended
 from tests.billing.stripe_double import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
+from tests.people import assert_problem
 
 WEBHOOK = "/v1/billing/stripe/webhook"
 
@@ -232,7 +233,9 @@ async def test_a_clinic_links_its_own_connect_account_and_its_charges_go_there(c
     assert sent.params["transfer_data"] == {"destination": "acct_clinicdouble"}
 
 
-async def test_a_payout_that_fails_at_the_bank_is_owed_again(clinic, stack, relay_bus, http):
+async def test_a_payout_that_fails_at_the_bank_is_owed_again_until_the_admin_sends_it_again(
+    clinic, stack, relay_bus, http
+):
     stripe = stack.stripe
     therapist = await clinic.therapist()
     client = await clinic.client()
@@ -274,6 +277,33 @@ async def test_a_payout_that_fails_at_the_bank_is_owed_again(clinic, stack, rela
     assert ledger["balanced"]
     # Reversed by a new entry: the therapist is owed the net again.
     assert balance(ledger, f"therapist_payable:{therapist.user_id}") == -s["net"]["amount_minor"]
+
+    # The bank details put right, the clinic's admin sends it again: a new attempt with a key
+    # of its own (the failed payout's key would only replay the failure). Nobody else may.
+    retry = f"{url}/{period}/retry"
+    failed_ref = s["payout_reference"]
+    assert_problem(await http.post(retry), 401)
+    assert_problem(await http.post(retry, headers=therapist.h), 403)
+    other = await type(clinic)(http, clinic.stack).open()
+    assert_problem(await http.post(retry, headers=other.admin.h), 403)
+    assert_problem(await http.post(f"{url}/2026-13x/retry", headers=clinic.admin.h), 422)
+    r = await http.post(retry, headers=clinic.admin.h)
+    assert r.status_code == 200 and r.json()["payout_status"] == "pending", r.text
+    assert_problem(await http.post(retry, headers=clinic.admin.h), 409)  # not failed now
+    assert await later.run_payouts_once() == 1
+    s = (await http.get(url, headers=therapist.h, params={"period": period})).json()
+    assert s["payout_status"] == "in_transit" and s["payout_reference"] != failed_ref
+    pid = f"{therapist.user_id}:{period}"
+    keys = [q.idempotency_key for q in stripe.requests if q.path == "/v1/payouts"]
+    assert keys[-2:] == [f"payout:{pid}", f"payout:{pid}:2"]
+    ledger = await clinic.ledger()
+    assert ledger["balanced"]
+    assert balance(ledger, f"therapist_payable:{therapist.user_id}") == 0  # paid out once
+    assert s["reconciled"] is True
+    # The failed attempt's late news changes nothing now.
+    hook = await _hook(http, stripe, "payout.failed", failed_ref, CONNECT_WEBHOOK_SECRET)
+    assert hook["applied"] is False
+    assert balance(await clinic.ledger(), f"therapist_payable:{therapist.user_id}") == 0
 
 
 def _async(fn):

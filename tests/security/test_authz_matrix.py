@@ -440,6 +440,10 @@ EXPECTATIONS: dict[str, Rule] = {
         roles("therapist", "admin"),
         params=lambda w: {"period": datetime.now(UTC).strftime("%Y-%m")},
     ),
+    # No failed payout to send again: 409 is past every authorization check.
+    "POST /v1/therapists/{therapist_id}/payouts/{period}/retry": Rule(
+        roles("admin"), ok=frozenset({409})
+    ),
     # Not before the session took place: 409 is past every authorization check.
     "PUT /v1/appointments/{appointment_id}/diagnosis": Rule(
         roles("therapist"), json=lambda w: {"diagnosis_code": "F41.1"}, ok=frozenset({409})
@@ -536,6 +540,7 @@ async def test_authorization_matrix(full_stack, full_http, world):
     ids = {PATH: world.ids[name] for PATH, name in PATH_IDS.items() if name in world.ids}
     ids["invoice_id"] = invoice
     ids["invitation_token"] = "no-such-invitation"
+    ids["period"] = "2026-01"
 
     app = full_stack.gateway.server.config.app
     routes = [(m, p, EXPECTATIONS[f"{m} {p}"]) for m, p in all_routes(app.routes)]

@@ -272,3 +272,13 @@ def test_random_event_sequences_keep_every_balance_consistent(
     assert inv.therapist_share + inv.commission + inv.platform_fee == (
         inv.amount if inv.earned else 0
     )
+
+
+def test_a_payout_sent_again_is_an_entry_and_a_key_of_its_own():
+    first = d.payout_entry("t1:2026-02", "t1", "c1", 5000, "USD", "stripe", NOW)
+    again = d.payout_entry("t1:2026-02", "t1", "c1", 5000, "USD", "stripe", NOW, attempt=2)
+    assert first.entry_id == d.payout_key("t1:2026-02", 1) == "payout:t1:2026-02"
+    assert again.entry_id == d.payout_key("t1:2026-02", 2) == "payout:t1:2026-02:2"
+    assert [(p.account, p.amount_minor) for p in again.postings] == [
+        (p.account, p.amount_minor) for p in first.postings
+    ]

@@ -288,6 +288,20 @@ class GetPayoutStatementResponse(_message.Message):
     statement: PayoutStatement
     def __init__(self, statement: _Optional[_Union[PayoutStatement, _Mapping]] = ...) -> None: ...
 
+class RetryPayoutRequest(_message.Message):
+    __slots__ = ("therapist_id", "period")
+    THERAPIST_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    therapist_id: str
+    period: str
+    def __init__(self, therapist_id: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+
+class RetryPayoutResponse(_message.Message):
+    __slots__ = ("statement",)
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    statement: PayoutStatement
+    def __init__(self, statement: _Optional[_Union[PayoutStatement, _Mapping]] = ...) -> None: ...
+
 class SetDiagnosisRequest(_message.Message):
     __slots__ = ("appointment_id", "diagnosis_code")
     APPOINTMENT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -71,6 +71,11 @@ class BillingServiceStub:
                 request_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.GetPayoutStatementRequest.SerializeToString,
                 response_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.GetPayoutStatementResponse.FromString,
                 _registered_method=True)
+        self.RetryPayout = channel.unary_unary(
+                '/rapport.billing.v1.BillingService/RetryPayout',
+                request_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RetryPayoutRequest.SerializeToString,
+                response_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RetryPayoutResponse.FromString,
+                _registered_method=True)
         self.SetDiagnosis = channel.unary_unary(
                 '/rapport.billing.v1.BillingService/SetDiagnosis',
                 request_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.SetDiagnosisRequest.SerializeToString,
@@ -151,6 +156,13 @@ class BillingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryPayout(self, request, context):
+        """The clinic's admin (MFA) sends a payout that failed at the bank again (a new attempt).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetDiagnosis(self, request, context):
         """The therapist enters the ICD-10-CM code of a session (format-validated).
         """
@@ -222,6 +234,11 @@ def add_BillingServiceServicer_to_server(servicer, server):
                     servicer.GetPayoutStatement,
                     request_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.GetPayoutStatementRequest.FromString,
                     response_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.GetPayoutStatementResponse.SerializeToString,
+            ),
+            'RetryPayout': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryPayout,
+                    request_deserializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RetryPayoutRequest.FromString,
+                    response_serializer=rapport_dot_billing_dot_v1_dot_billing__pb2.RetryPayoutResponse.SerializeToString,
             ),
             'SetDiagnosis': grpc.unary_unary_rpc_method_handler(
                     servicer.SetDiagnosis,
@@ -440,6 +457,33 @@ class BillingService:
             '/rapport.billing.v1.BillingService/GetPayoutStatement',
             rapport_dot_billing_dot_v1_dot_billing__pb2.GetPayoutStatementRequest.SerializeToString,
             rapport_dot_billing_dot_v1_dot_billing__pb2.GetPayoutStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryPayout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.billing.v1.BillingService/RetryPayout',
+            rapport_dot_billing_dot_v1_dot_billing__pb2.RetryPayoutRequest.SerializeToString,
+            rapport_dot_billing_dot_v1_dot_billing__pb2.RetryPayoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

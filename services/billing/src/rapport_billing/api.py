@@ -174,35 +174,14 @@ class BillingApi(billing_pb2_grpc.BillingServiceServicer):
     ) -> pb.GetPayoutStatementResponse:
         who = await self.verifier.authenticate(context)
         s = await self.billing.payout_statement(who, request.therapist_id, request.period)
-        c = s.currency
-        return pb.GetPayoutStatementResponse(
-            statement=pb.PayoutStatement(
-                therapist_id=s.therapist_id,
-                period=s.period,
-                currency=c,
-                lines=[
-                    pb.PayoutLine(
-                        invoice_id=x.invoice_id,
-                        appointment_id=x.appointment_id,
-                        earned_at=to_timestamp(x.earned_at),
-                        gross=money(x.gross, c),
-                        commission=money(x.commission, c),
-                        fees=money(x.fees, c),
-                        net=money(x.net, c),
-                    )
-                    for x in s.lines
-                ],
-                sessions=len(s.lines),
-                gross=money(s.gross, c),
-                commission=money(s.commission, c),
-                fees=money(s.fees, c),
-                net=money(s.net, c),
-                ledger_net=money(s.ledger_net, c),
-                reconciled=s.reconciled,
-                payout_status=s.payout_status,
-                payout_reference=s.payout_reference,
-            )
-        )
+        return pb.GetPayoutStatementResponse(statement=statement_to_pb(s))
+
+    async def RetryPayout(
+        self, request: pb.RetryPayoutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RetryPayoutResponse:
+        who = await self.verifier.authenticate(context)
+        s = await self.billing.retry_payout(who, request.therapist_id, request.period)
+        return pb.RetryPayoutResponse(statement=statement_to_pb(s))
 
     async def SetDiagnosis(
         self, request: pb.SetDiagnosisRequest, context: grpc.aio.ServicerContext
@@ -243,4 +222,34 @@ def superbill_to_pb(b: dict[str, Any]) -> pb.Superbill:
         charge=money(b["charge"], c),
         paid=money(b["paid"], c),
         modality=b["modality"],
+    )
+
+
+def statement_to_pb(s: domain.PayoutStatement) -> pb.PayoutStatement:
+    c = s.currency
+    return pb.PayoutStatement(
+        therapist_id=s.therapist_id,
+        period=s.period,
+        currency=c,
+        lines=[
+            pb.PayoutLine(
+                invoice_id=x.invoice_id,
+                appointment_id=x.appointment_id,
+                earned_at=to_timestamp(x.earned_at),
+                gross=money(x.gross, c),
+                commission=money(x.commission, c),
+                fees=money(x.fees, c),
+                net=money(x.net, c),
+            )
+            for x in s.lines
+        ],
+        sessions=len(s.lines),
+        gross=money(s.gross, c),
+        commission=money(s.commission, c),
+        fees=money(s.fees, c),
+        net=money(s.net, c),
+        ledger_net=money(s.ledger_net, c),
+        reconciled=s.reconciled,
+        payout_status=s.payout_status,
+        payout_reference=s.payout_reference,
     )

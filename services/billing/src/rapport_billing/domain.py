@@ -858,6 +858,12 @@ def payout_statement(
     )
 
 
+def payout_key(payout_id: str, attempt: int) -> str:
+    """The id of an attempt's ledger entry, and the processor's idempotency key for it: the
+    first keeps the plain form, a retry must not be taken for the attempt that failed."""
+    return f"payout:{payout_id}" if attempt <= 1 else f"payout:{payout_id}:{attempt}"
+
+
 def payout_entry(
     payout_id: str,
     therapist_id: str,
@@ -866,11 +872,13 @@ def payout_entry(
     currency: str,
     provider: str,
     now: datetime,
+    attempt: int = 1,
 ) -> JournalEntry:
-    """A statement paid out: what the practice owed the therapist leaves as cash."""
+    """A statement paid out: what the practice owed the therapist leaves as cash. An attempt
+    after a failed one (retried by the clinic's admin) is an entry of its own."""
     check_amount(amount)
     return journal(
-        f"payout:{payout_id}",
+        payout_key(payout_id, attempt),
         PAYOUT,
         "",
         clinic_id,

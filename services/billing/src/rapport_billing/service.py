@@ -604,6 +604,7 @@ class Billing:
                 str(doc["currency"]),
                 self.provider.name,
                 now,
+                int(doc.get("attempt", 1)),
             )
             # The reversing entry: the same postings, negated (postings are never changed).
             reversal = domain.journal(
@@ -805,7 +806,7 @@ class Billing:
                     amount=int(doc["net"]),
                     currency=doc["currency"],
                     payout_id=pid,
-                    key=f"payout:{pid}",
+                    key=domain.payout_key(pid, int(doc.get("attempt", 1))),
                 )
             except ProviderDown:
                 attempts = int(doc.get("attempts", 0)) + 1
@@ -851,6 +852,7 @@ class Billing:
                 str(doc["currency"]),
                 self.provider.name,
                 now,
+                int(doc.get("attempt", 1)),
             )
             await self.repo.append(session, [entry])
 
@@ -993,6 +995,42 @@ class Billing:
             )
         return statement
 
+    async def retry_payout(
+        self, who: Principal, therapist_id: str, period: str
+    ) -> domain.PayoutStatement:
+        """The clinic's admin (MFA), once the bank details are put right, sends a failed payout
+        again: a new attempt with its own idempotency key and ledger entry (the failed one was
+        reversed). From the account the clinic has linked now."""
+        await self.payout_statement(who, therapist_id, period)  # whose statement it is
+        who.require_role(CLINIC_ADMIN).require_mfa()
+        pid = f"{therapist_id}:{period}"
+        doc = await self.repo.payouts.find_one({"_id": pid})
+        if doc is None or doc.get("status") != "failed":
+            raise FailedPrecondition("no failed payout to send again for this month")
+        if doc.get("clinic_id") != who.clinic_id:
+            raise PermissionDenied("this payout belongs to another clinic")
+        account = await self._destination(str(doc["clinic_id"]))
+        if not account or not isinstance(self.provider, StripeProvider):
+            raise FailedPrecondition("link the clinic's Stripe account first")
+        retried = await self.repo.payouts.update_one(
+            {"_id": pid, "status": "failed", "attempt": doc.get("attempt")},
+            {
+                "$set": {
+                    "status": "pending",
+                    "account": account,
+                    "attempt": int(doc.get("attempt", 1)) + 1,
+                    "attempts": 0,
+                    "next_action_at": self.clock(),
+                    "retried_by": who.user_id,
+                },
+                "$unset": {"reference": "", "code": ""},
+            },
+        )
+        if retried.modified_count != 1:
+            raise FailedPrecondition("this payout changed meanwhile; look again")
+        log.info("payout %s sent again by %s", pid, who.user_id)
+        return await self.payout_statement(who, therapist_id, period)
+
     async def _payout_ready(self, s: domain.PayoutStatement, clinic_id: str, now: datetime) -> None:
         """Once per therapist and closed month: payout_ready through the outbox, and a payout
         for the worker to send from the clinic's Connect account (none linked: the clinic pays
@@ -1013,6 +1051,7 @@ class Billing:
                     "account": account,
                     "status": "pending" if account else "not_connected",
                     "next_action_at": now if account else None,
+                    "attempt": 1,
                     "attempts": 0,
                 },
                 session=session,

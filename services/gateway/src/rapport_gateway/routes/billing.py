@@ -11,6 +11,7 @@ Paths:
   PUT  /v1/clinics/{clinic_id}/billing
   GET  /v1/clinics/{clinic_id}/ledger/check           the ledger invariant, for clinic admins
   GET  /v1/therapists/{therapist_id}/payouts          ?period=YYYY-MM, a payout statement
+  POST /v1/therapists/{therapist_id}/payouts/{period}/retry   a failed payout sent again
   PUT  /v1/appointments/{appointment_id}/diagnosis    the therapist's ICD-10-CM code
   GET  /v1/appointments/{appointment_id}/superbill    JSON
   GET  /v1/appointments/{appointment_id}/superbill.html   printable
@@ -365,18 +366,35 @@ class PayoutReply(BaseModel):
     payout_reference: str | None
 
 
+Period = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC)")]
+
+
 @router.get("/v1/therapists/{therapist_id}/payouts", response_model=PayoutReply)
-async def payouts(
-    therapist_id: Id,
-    request: Request,
-    token: Token,
-    period: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC)")],
-) -> PayoutReply:
+async def payouts(therapist_id: Id, request: Request, token: Token, period: Period) -> PayoutReply:
     r = await billing(request).GetPayoutStatement(
         pb.GetPayoutStatementRequest(therapist_id=therapist_id, period=period),
         metadata=auth(token),
     )
-    s = r.statement
+    return payout_reply(r.statement)
+
+
+@router.post("/v1/therapists/{therapist_id}/payouts/{period}/retry", response_model=PayoutReply)
+async def retry_payout(
+    therapist_id: Id,
+    period: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (UTC)")],
+    request: Request,
+    token: Token,
+) -> PayoutReply:
+    """The clinic's admin (MFA) sends a payout that failed at the bank again, once the bank
+    details are put right: a new attempt from the clinic's linked Stripe account, with its own
+    idempotency key and ledger entry. 409 when the month has no failed payout."""
+    r = await billing(request).RetryPayout(
+        pb.RetryPayoutRequest(therapist_id=therapist_id, period=period), metadata=auth(token)
+    )
+    return payout_reply(r.statement)
+
+
+def payout_reply(s: pb.PayoutStatement) -> PayoutReply:
     return PayoutReply(
         therapist_id=s.therapist_id,
         period=s.period,
