@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rapport_notes_vault.domain import aad
 
-from tests.notes_vault.helpers import marker, soap
+from tests.notes_vault.helpers import Care, marker, soap
 from tests.people import assert_problem
 
 RETENTION = timedelta(days=7 * 365 + 2)
@@ -115,3 +115,44 @@ def _root_token(stack) -> str:
     """The dev server's root token, from its command line (tests only)."""
     flag = "-dev-root-token-id="
     return next(a for a in stack.deps.vault.argv if a.startswith(flag)).removeprefix(flag)
+
+
+async def test_a_clinic_keeps_records_longer_and_an_erasure_waits_for_it(
+    care, http, notes_db, service, moved
+):
+    own = await Care(http, notes_db).open()  # a clinic of its own: the shared one keeps the default
+    t, c = await own.therapist(), await own.client()
+    note = await own.note(t, c, await own.book(c, t))
+    url = f"/v1/clinics/{own.admin.clinic_id}/records-retention"
+    r = await http.get(url, headers=own.admin.h)
+    assert r.status_code == 200, r.text
+    minimum = r.json()["minimum_days"]
+    assert minimum == RETENTION.days and r.json()["retention_days"] == minimum
+
+    # Only the clinic's admin; never below the deployment's retention. Nothing changes.
+    assert_problem(await http.get(url), 401)
+    for who in (t, c, care.admin):
+        assert_problem(await http.get(url, headers=who.h), 403)
+        assert_problem(await http.put(url, headers=who.h, json={"retention_days": 9000}), 403)
+    problem = assert_problem(
+        await http.put(url, headers=own.admin.h, json={"retention_days": minimum - 1}), 422
+    )
+    assert problem["field"] == "retention_days"
+    assert (await http.get(url, headers=own.admin.h)).json()["retention_days"] == minimum
+
+    # The client asks for erasure under the default; then the clinic keeps records a year longer.
+    assert (await http.post(f"/v1/clients/{c.user_id}/erasure", headers=c.h)).status_code == 202
+    r = await http.put(url, headers=own.admin.h, json={"retention_days": minimum + 365})
+    assert r.status_code == 200 and r.json()["retention_days"] == minimum + 365, r.text
+
+    # When the old date comes the shredding waits, and the date moves on.
+    moved.offset = RETENTION + timedelta(days=1)
+    assert c.user_id not in await service.shred_due()
+    assert (await http.get(f"/v1/notes/{note['note_id']}", headers=t.h)).status_code == 200
+    moved.offset = RETENTION + timedelta(days=367)
+    assert c.user_id in await service.shred_due()
+    assert_problem(await http.get(f"/v1/notes/{note['note_id']}", headers=t.h), 404)
+    entry = await notes_db["audit"].find_one(
+        {"action": "retention.set", "outcome": "allowed", "resource_id": own.admin.clinic_id}
+    )
+    assert entry["actor_id"] == own.admin.user_id and entry["detail"] == f"{minimum + 365}d"

@@ -400,6 +400,10 @@ EXPECTATIONS: dict[str, Rule] = {
         roles("therapist"), json=lambda w: {"reason": "crisis", "minutes": 30}
     ),
     "GET /v1/clinics/{clinic_id}/break-glass": Rule(roles("admin")),
+    "GET /v1/clinics/{clinic_id}/records-retention": Rule(roles("admin")),
+    "PUT /v1/clinics/{clinic_id}/records-retention": Rule(
+        roles("admin"), json=lambda w: {"retention_days": 36500}
+    ),
     "POST /v1/break-glass/{grant_id}/review": Rule(
         roles("admin"), json=lambda w: {"outcome": "justified"}, fresh=fresh_grant
     ),

@@ -234,3 +234,13 @@ def test_crisis_resources_by_jurisdiction():
     assert "988" in d.crisis_resources("US-NY")[0].contact
     assert "116 123" in d.crisis_resources("GB-ENG")[0].contact
     assert d.crisis_resources("ZZ") == d.CRISIS_ELSEWHERE
+
+
+def test_a_clinic_keeps_records_longer_never_shorter():
+    assert d.check_retention(3000, 2557) == 3000
+    for bad in (2556, d.MAX_RETENTION_DAYS + 1):
+        with pytest.raises(InvalidArgument):
+            d.check_retention(bad, 2557)
+    assert d.retention_for(set(), {}, 2557) == 2557
+    assert d.retention_for({"c1", "c2"}, {"c1": 3000, "c2": 4000, "c9": 9000}, 2557) == 4000
+    assert d.retention_for({"c3"}, {"c1": 3000}, 2557) == 2557

@@ -346,6 +346,42 @@ class ReviewBreakGlassResponse(_message.Message):
     grant: BreakGlassGrant
     def __init__(self, grant: _Optional[_Union[BreakGlassGrant, _Mapping]] = ...) -> None: ...
 
+class ClinicRetention(_message.Message):
+    __slots__ = ("clinic_id", "retention_days", "minimum_days")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_DAYS_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    retention_days: int
+    minimum_days: int
+    def __init__(self, clinic_id: _Optional[str] = ..., retention_days: _Optional[int] = ..., minimum_days: _Optional[int] = ...) -> None: ...
+
+class GetClinicRetentionRequest(_message.Message):
+    __slots__ = ("clinic_id",)
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    def __init__(self, clinic_id: _Optional[str] = ...) -> None: ...
+
+class GetClinicRetentionResponse(_message.Message):
+    __slots__ = ("retention",)
+    RETENTION_FIELD_NUMBER: _ClassVar[int]
+    retention: ClinicRetention
+    def __init__(self, retention: _Optional[_Union[ClinicRetention, _Mapping]] = ...) -> None: ...
+
+class SetClinicRetentionRequest(_message.Message):
+    __slots__ = ("clinic_id", "retention_days")
+    CLINIC_ID_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    clinic_id: str
+    retention_days: int
+    def __init__(self, clinic_id: _Optional[str] = ..., retention_days: _Optional[int] = ...) -> None: ...
+
+class SetClinicRetentionResponse(_message.Message):
+    __slots__ = ("retention",)
+    RETENTION_FIELD_NUMBER: _ClassVar[int]
+    retention: ClinicRetention
+    def __init__(self, retention: _Optional[_Union[ClinicRetention, _Mapping]] = ...) -> None: ...
+
 class RequestErasureRequest(_message.Message):
     __slots__ = ("client_id",)
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]

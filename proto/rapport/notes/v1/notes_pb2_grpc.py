@@ -103,6 +103,16 @@ class NotesServiceStub:
                 request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassRequest.SerializeToString,
                 response_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassResponse.FromString,
                 _registered_method=True)
+        self.GetClinicRetention = channel.unary_unary(
+                '/rapport.notes.v1.NotesService/GetClinicRetention',
+                request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.GetClinicRetentionRequest.SerializeToString,
+                response_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.GetClinicRetentionResponse.FromString,
+                _registered_method=True)
+        self.SetClinicRetention = channel.unary_unary(
+                '/rapport.notes.v1.NotesService/SetClinicRetention',
+                request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.SetClinicRetentionRequest.SerializeToString,
+                response_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.SetClinicRetentionResponse.FromString,
+                _registered_method=True)
         self.RequestErasure = channel.unary_unary(
                 '/rapport.notes.v1.NotesService/RequestErasure',
                 request_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.RequestErasureRequest.SerializeToString,
@@ -233,6 +243,20 @@ class NotesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetClinicRetention(self, request, context):
+        """The clinic's record retention: its admin reads it, and (with MFA) keeps records longer than
+        the deployment's minimum. An erasure waits for the longest of the client's clinics.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetClinicRetention(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RequestErasure(self, request, context):
         """The client (or a clinic admin) asks for erasure: crypto-shredding after retention.
         """
@@ -342,6 +366,16 @@ def add_NotesServiceServicer_to_server(servicer, server):
                     servicer.ReviewBreakGlass,
                     request_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassRequest.FromString,
                     response_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassResponse.SerializeToString,
+            ),
+            'GetClinicRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClinicRetention,
+                    request_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.GetClinicRetentionRequest.FromString,
+                    response_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.GetClinicRetentionResponse.SerializeToString,
+            ),
+            'SetClinicRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetClinicRetention,
+                    request_deserializer=rapport_dot_notes_dot_v1_dot_notes__pb2.SetClinicRetentionRequest.FromString,
+                    response_serializer=rapport_dot_notes_dot_v1_dot_notes__pb2.SetClinicRetentionResponse.SerializeToString,
             ),
             'RequestErasure': grpc.unary_unary_rpc_method_handler(
                     servicer.RequestErasure,
@@ -729,6 +763,60 @@ class NotesService:
             '/rapport.notes.v1.NotesService/ReviewBreakGlass',
             rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassRequest.SerializeToString,
             rapport_dot_notes_dot_v1_dot_notes__pb2.ReviewBreakGlassResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClinicRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.notes.v1.NotesService/GetClinicRetention',
+            rapport_dot_notes_dot_v1_dot_notes__pb2.GetClinicRetentionRequest.SerializeToString,
+            rapport_dot_notes_dot_v1_dot_notes__pb2.GetClinicRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetClinicRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.notes.v1.NotesService/SetClinicRetention',
+            rapport_dot_notes_dot_v1_dot_notes__pb2.SetClinicRetentionRequest.SerializeToString,
+            rapport_dot_notes_dot_v1_dot_notes__pb2.SetClinicRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

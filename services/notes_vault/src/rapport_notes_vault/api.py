@@ -248,6 +248,22 @@ class NotesApi(notes_pb2_grpc.NotesServiceServicer):
         )
         return pb.ReviewBreakGlassResponse(grant=_grant_pb(view))
 
+    async def GetClinicRetention(
+        self, request: pb.GetClinicRetentionRequest, context: Ctx
+    ) -> pb.GetClinicRetentionResponse:
+        caller = await self._caller(context)
+        view = await self.service.clinic_retention(caller, _id(request.clinic_id, "clinic_id"))
+        return pb.GetClinicRetentionResponse(retention=pb.ClinicRetention(**view))
+
+    async def SetClinicRetention(
+        self, request: pb.SetClinicRetentionRequest, context: Ctx
+    ) -> pb.SetClinicRetentionResponse:
+        caller = await self._caller(context)
+        view = await self.service.set_clinic_retention(
+            caller, _id(request.clinic_id, "clinic_id"), request.retention_days
+        )
+        return pb.SetClinicRetentionResponse(retention=pb.ClinicRetention(**view))
+
     async def RequestErasure(
         self, request: pb.RequestErasureRequest, context: Ctx
     ) -> pb.RequestErasureResponse:

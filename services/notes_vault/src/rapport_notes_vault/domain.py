@@ -574,6 +574,25 @@ def verify_chain(entries: Iterable[AuditEntry], head_seq: int, head_hash: str) -
 # --- erasure --------------------------------------------------------------------------------
 
 
+MAX_RETENTION_DAYS = 36500
+
+
+def check_retention(days: int, minimum: int) -> int:
+    """A clinic may keep records longer than the deployment's retention (a stricter state,
+    records of minors), never shorter."""
+    if not minimum <= days <= MAX_RETENTION_DAYS:
+        raise InvalidArgument(
+            f"retention_days must be {minimum} (the deployment's minimum) to {MAX_RETENTION_DAYS}",
+            field="retention_days",
+        )
+    return days
+
+
+def retention_for(clinics: Iterable[str], per_clinic: Mapping[str, int], default: int) -> int:
+    """The longest retention of the clinics that saw the client, and at least the default."""
+    return max([default, *(per_clinic.get(c, default) for c in clinics)])
+
+
 def shred_after(
     requested_at: datetime, last_record_at: datetime | None, retention_days: int
 ) -> datetime:

@@ -807,7 +807,7 @@ class NotesVault:
         state = await self._not_erased(client_id)
         now = self.now()
         last = await self.repo.last_record_at(client_id)
-        due = domain.shred_after(now, last, self.settings.retention_days)
+        due = domain.shred_after(now, last, await self._retention_of(client_id))
         counts: dict[str, int] = {}
 
         async def effect(session: Session) -> None:
@@ -845,6 +845,61 @@ class NotesVault:
             "legal_hold": bool(state.get("legal_hold")),
             "drafts_destroyed": counts.get("drafts", 0),
             "consents_ended": counts.get("consents", 0),
+        }
+
+    async def _retention_of(self, client_id: str) -> int:
+        clinics = await self.repo.clinics_seen(client_id)
+        per_clinic = await self.repo.retentions(clinics) if clinics else {}
+        return domain.retention_for(clinics, per_clinic, self.settings.retention_days)
+
+    def _clinic_admin(self, caller: domain.Caller, clinic_id: str, *, write: bool) -> None:
+        self._need(
+            caller.role == domain.CLINIC_ADMIN
+            and caller.clinic_id == clinic_id
+            and (caller.mfa or not write),
+            "the clinic's admin (with MFA to change it) sets its record retention",
+            "not_admin",
+        )
+
+    async def clinic_retention(self, caller: domain.Caller, clinic_id: str) -> dict[str, Any]:
+        await self._guard(
+            caller,
+            "retention.read",
+            lambda: self._clinic_admin(caller, clinic_id, write=False),
+            resource_id=clinic_id,
+        )
+        days = (await self.repo.retentions({clinic_id})).get(clinic_id)
+        return self._retention_view(clinic_id, days)
+
+    async def set_clinic_retention(
+        self, caller: domain.Caller, clinic_id: str, days: int
+    ) -> dict[str, Any]:
+        await self._guard(
+            caller,
+            "retention.set",
+            lambda: self._clinic_admin(caller, clinic_id, write=True),
+            resource_id=clinic_id,
+        )
+        domain.check_retention(days, self.settings.retention_days)
+        now = self.now()
+
+        async def effect(session: Session) -> None:
+            await self.repo.set_retention(session, clinic_id, days, by=caller.user_id, at=now)
+
+        await self._write(
+            self._entry(
+                caller, "retention.set", "allowed", resource_id=clinic_id, detail=f"{days}d"
+            ),
+            effect,
+        )
+        return self._retention_view(clinic_id, days)
+
+    def _retention_view(self, clinic_id: str, days: int | None) -> dict[str, Any]:
+        minimum = self.settings.retention_days
+        return {
+            "clinic_id": clinic_id,
+            "retention_days": max(days or minimum, minimum),
+            "minimum_days": minimum,
         }
 
     async def set_legal_hold(self, caller: domain.Caller, client_id: str, hold: bool) -> bool:
@@ -888,6 +943,15 @@ class NotesVault:
                 legal_hold=bool(state.get("legal_hold")),
                 now=now,
             ):
+                continue
+            # A clinic may have lengthened its retention since the request: the date moves on.
+            due = domain.shred_after(
+                state["erasure_requested_at"],
+                await self.repo.last_record_at(client_id),
+                await self._retention_of(client_id),
+            )
+            if due > now:
+                await self.repo.update_client(client_id, {"shred_after": due})
                 continue
             await self.envelope.shred(client_id)
 

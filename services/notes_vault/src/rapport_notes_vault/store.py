@@ -25,6 +25,7 @@ AUDIT = "audit"
 AUDIT_HEAD = "audit_head"
 MEASURES = "measures"
 CLIENTS = "clients"  # per-client key state: version, erasure, legal hold, last jurisdiction
+CLINICS = "clinics"  # per-clinic record keeping: a retention longer than the deployment's
 
 INDEXES = {
     APPOINTMENTS: [
@@ -105,6 +106,25 @@ class NotesStore:
             }
         )
         return doc is not None
+
+    async def clinics_seen(self, client_id: str) -> set[str]:
+        """Every clinic the client had an appointment with, whatever became of it."""
+        cursor = self.db[APPOINTMENTS].find({"client_id": client_id}, {"clinic_id": 1})
+        return {d["clinic_id"] async for d in cursor if d.get("clinic_id")}
+
+    async def retentions(self, clinic_ids: set[str]) -> dict[str, int]:
+        cursor = self.db[CLINICS].find({"_id": {"$in": sorted(clinic_ids)}})
+        return {d["_id"]: int(d["retention_days"]) async for d in cursor}
+
+    async def set_retention(
+        self, session: Session, clinic_id: str, days: int, *, by: str, at: datetime
+    ) -> None:
+        await self.db[CLINICS].update_one(
+            {"_id": clinic_id},
+            {"$set": {"retention_days": days, "updated_by": by, "updated_at": at}},
+            upsert=True,
+            session=session,
+        )
 
     async def client_clinics(self, client_id: str) -> set[str]:
         cursor = self.db[APPOINTMENTS].find(

@@ -16,6 +16,8 @@ Paths:
   GET  /v1/clinics/{clinic_id}/break-glass        the clinic admin's review list (reasons opened)
   POST /v1/break-glass/{grant_id}/review          the clinic admin records the review, once
   POST /v1/clients/{client_id}/erasure            crypto-shredding after retention
+  GET  /v1/clinics/{clinic_id}/records-retention  the clinic's retention (its admin)
+  PUT  /v1/clinics/{clinic_id}/records-retention  {retention_days}, never below the deployment's
   PUT  /v1/clients/{client_id}/legal-hold         {hold: bool} by the clinic admin
   POST /v1/clients/{client_id}/measures           PHQ9 / GAD7
   GET  /v1/clients/{client_id}/measures           the trend
@@ -431,6 +433,45 @@ async def review_break_glass(
 
 
 # --- erasure, legal hold, audit -----------------------------------------------------------
+
+
+class RetentionBody(Strict):
+    retention_days: int = Field(ge=1, le=36500)
+
+
+class RetentionReply(BaseModel):
+    clinic_id: str
+    retention_days: int = Field(description="records outlive an erasure request this long")
+    minimum_days: int = Field(description="the deployment's retention: never less")
+
+
+@router.get("/v1/clinics/{clinic_id}/records-retention", response_model=RetentionReply)
+async def get_retention(clinic_id: Id, request: Request, token: Token) -> RetentionReply:
+    """The clinic's admin reads how long its clients' records outlive an erasure request."""
+    reply = await notes(request).GetClinicRetention(
+        pb.GetClinicRetentionRequest(clinic_id=clinic_id), metadata=auth(token)
+    )
+    r = reply.retention
+    return RetentionReply(
+        clinic_id=r.clinic_id, retention_days=r.retention_days, minimum_days=r.minimum_days
+    )
+
+
+@router.put("/v1/clinics/{clinic_id}/records-retention", response_model=RetentionReply)
+async def set_retention(
+    clinic_id: Id, body: RetentionBody, request: Request, token: Token
+) -> RetentionReply:
+    """The clinic's admin (MFA) keeps its records longer than the deployment's minimum (a
+    stricter state's law, records of minors); never shorter (422). A client's erasure waits for
+    the longest retention of the clinics that saw them, rechecked when the date comes."""
+    reply = await notes(request).SetClinicRetention(
+        pb.SetClinicRetentionRequest(clinic_id=clinic_id, retention_days=body.retention_days),
+        metadata=auth(token),
+    )
+    r = reply.retention
+    return RetentionReply(
+        clinic_id=r.clinic_id, retention_days=r.retention_days, minimum_days=r.minimum_days
+    )
 
 
 class ErasureReply(BaseModel):
