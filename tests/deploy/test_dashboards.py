@@ -28,6 +28,7 @@ METRICS = {
     "rapport.scheduling.bookings": "rapport_scheduling_bookings_total",  # counter
     "rapport.sessions.active": "rapport_sessions_active",  # up-down counter -> gauge
     "rapport.vault.request.duration": "rapport_vault_request_duration_seconds",  # histogram, s
+    "rapport.notes.break_glass.unreviewed": "rapport_notes_break_glass_unreviewed",  # gauge
 }
 HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
 

@@ -5,6 +5,8 @@ the audit chain; bad input changes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.notes_vault.helpers import Care
 from tests.people import assert_problem
 
@@ -25,7 +27,27 @@ async def all_grants(http, admin, status: str) -> list[dict]:
             return items
 
 
-async def test_the_clinic_admin_reviews_each_emergency_access_once(care, http, notes_db):
+def exported(telemetry) -> int:
+    for rm in telemetry.metrics.get_metrics_data().resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                if m.name == "rapport.notes.break_glass.unreviewed":
+                    return sum(p.value for p in m.data.data_points)
+    raise AssertionError("rapport.notes.break_glass.unreviewed is not exported")
+
+
+async def ended_and_unreviewed(service, moved) -> int:
+    """The jobs round's count, once the 30-minute grants have ended (the clock moved for it)."""
+    moved.offset = timedelta(minutes=31)
+    try:
+        return await service.count_unreviewed()
+    finally:
+        moved.offset = timedelta(0)
+
+
+async def test_the_clinic_admin_reviews_each_emergency_access_once(
+    care, http, notes_db, service, moved, telemetry
+):
     t, colleague, c = await care.staff(0), await care.staff(1), await care.client()
     appt = await care.book(c, t)
     await care.book(c, colleague)  # the client is seen in the clinic
@@ -53,6 +75,9 @@ async def test_the_clinic_admin_reviews_each_emergency_access_once(care, http, n
     assert first["reviewed_at"] is None and first["review_outcome"] is None
     order = [g for g in pending if g in grants]
     assert order == [grants[1], grants[0]]  # newest first
+    # Once ended, they await review: the gauge an alert watches counts them.
+    waiting = await ended_and_unreviewed(service, moved)
+    assert waiting >= 2 and exported(telemetry) == waiting
 
     # Nobody else lists them or reviews them; each refusal is audited and changes nothing.
     url = f"/v1/clinics/{admin.clinic_id}/break-glass"
@@ -87,6 +112,8 @@ async def test_the_clinic_admin_reviews_each_emergency_access_once(care, http, n
     )
     assert r.status_code == 200 and r.json()["review_outcome"] == "unjustified", r.text
 
+    assert await ended_and_unreviewed(service, moved) == waiting - 2
+    assert exported(telemetry) == waiting - 2
     still = {g["grant_id"] for g in await all_grants(http, admin, "pending")}
     assert not still & set(grants)
     everything = {g["grant_id"]: g for g in await all_grants(http, admin, "all")}

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
+from opentelemetry.metrics import CallbackOptions, Observation
 from rapport.events.v1 import notes_pb2 as ev
 from rapport.identity.v1 import identity_pb2, identity_pb2_grpc
 from rapport_platform.auth import Principal
@@ -29,7 +30,7 @@ from rapport_platform.errors import (
 from rapport_platform.outbox import Outbox
 from rapport_platform.rpc import bearer
 from rapport_platform.store import Session, Store
-from rapport_platform.telemetry import tracer
+from rapport_platform.telemetry import meter, tracer
 from rapport_platform.timestamps import to_timestamp
 
 from rapport_notes_vault import domain
@@ -50,6 +51,19 @@ ERASURE_REQUESTED = "rapport.notes.client_erasure_requested"
 RECORDS_SHREDDED = "rapport.notes.client_records_shredded"
 SYSTEM = domain.Caller("system", "system", "", True)
 MAX_PAGE = 100
+# Counted by the jobs round (a gauge's callback cannot ask the database); no labels: a count.
+_unreviewed: list[int] = []
+
+
+def _observe_unreviewed(_options: CallbackOptions) -> list[Observation]:
+    return [Observation(_unreviewed[-1])] if _unreviewed else []
+
+
+meter("rapport.notes_vault").create_observable_gauge(
+    "rapport.notes.break_glass.unreviewed",
+    callbacks=[_observe_unreviewed],
+    description="emergency accesses that have ended and await their clinic admin's review",
+)
 
 
 def caller_of(p: Principal) -> domain.Caller:
@@ -1021,6 +1035,13 @@ class NotesVault:
         for state in await self.repo.clients_with_keys():
             await self.rewrap(state["_id"])
         await self.shred_due()
+        await self.count_unreviewed()
+
+    async def count_unreviewed(self) -> int:
+        """Ended emergency accesses not reviewed yet: the gauge an alert watches."""
+        n = await self.repo.unreviewed_grants(self.now())
+        _unreviewed[:] = [n]
+        return n
 
     async def verify_audit(self, caller: domain.Caller) -> domain.ChainReport:
         await self._guard(

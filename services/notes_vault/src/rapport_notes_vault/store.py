@@ -278,6 +278,11 @@ class NotesStore:
         )
         return [d async for d in cursor]
 
+    async def unreviewed_grants(self, now: datetime) -> int:
+        return await self.db[GRANTS].count_documents(
+            {"reviewed_at": None, "expires_at": {"$lte": now}}
+        )
+
     async def review_grant(self, session: Session, reviewed: domain.BreakGlass) -> bool:
         """Conditional on no review yet: two admins at once cannot both record one."""
         result = await self.db[GRANTS].update_one(
