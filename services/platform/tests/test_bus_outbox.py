@@ -8,10 +8,10 @@ import uuid
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from rapport.events.v1 import envelope_pb2, identity_pb2
 from rapport_platform.bus import Bus, Consumer, Event, domain_of, stream_name
-from rapport_platform.outbox import INDEXES, Outbox, consume_once
+from rapport_platform.outbox import INDEXES, Outbox, consume_many, consume_once
 from rapport_platform.store import Store
 
 from conftest import Deps, unique_db
@@ -340,3 +340,74 @@ async def test_a_stopping_relay_publishes_what_was_committed_before_the_stop(sto
     halt.set()
     await asyncio.wait_for(asyncio.gather(task, idle), timeout=10)  # not the 30 s fetch
     assert seen[0].parse(identity_pb2.UserRegistered).user_id == "last"
+
+
+async def test_consume_many_applies_a_backlog_in_one_transaction_all_or_nothing(store):
+    async def effect(session, n: int = 1) -> None:
+        await store.db.counts.update_one(
+            {"_id": "c"}, {"$inc": {"n": n}}, upsert=True, session=session
+        )
+
+    await consume_many(store, "billing", [("m-1", effect), ("m-2", effect)])
+    assert (await store.db.counts.find_one({"_id": "c"}))["n"] == 2
+    # One of them applied before: the whole batch raises and writes nothing (no record of m-3
+    # either); one at a time, m-3 applies and m-2 changes nothing.
+    with pytest.raises(BulkWriteError):  # m-2's record: a duplicate key
+        await consume_many(store, "billing", [("m-3", effect), ("m-2", effect)])
+    assert await store.db.processed_events.find_one({"_id": "billing:m-3"}) is None
+    assert (await store.db.counts.find_one({"_id": "c"}))["n"] == 2
+    assert (await consume_once(store, "billing", "m-3", effect))[0] is True
+    assert (await consume_once(store, "billing", "m-2", effect))[0] is False
+    assert (await store.db.counts.find_one({"_id": "c"}))["n"] == 3
+
+
+class Batching:
+    """A handler that applies a fetch's events together, and refuses a batch holding a poison
+    event (which then fails on its own, one at a time)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.single: list[str] = []
+
+    async def __call__(self, event: Event) -> None:
+        user = event.parse(identity_pb2.UserRegistered).user_id
+        if user == "poison":
+            raise RuntimeError("boom")
+        self.single.append(user)
+
+    async def many(self, events) -> None:
+        users = [e.parse(identity_pb2.UserRegistered).user_id for e in events]
+        if "poison" in users:
+            raise RuntimeError("not as a batch")
+        self.batches.append(users)
+
+
+async def test_a_batch_handler_gets_a_fetch_at_once_and_a_failed_batch_goes_one_at_a_time(
+    bus, telemetry
+):
+    subject = f"rapport.b{uuid.uuid4().hex[:8]}.user_registered"
+    for user in ("u1", "u2", "u3"):
+        await bus.publish(subject, identity_pb2.UserRegistered(user_id=user))
+    handler = Batching()
+    stop = asyncio.Event()
+    consumer = Consumer(bus, durable="batcher", subject=subject, handler=handler,
+                        max_deliver=2, backoff=(0.05,), fetch_timeout=0.2)  # fmt: skip
+    task = asyncio.create_task(consumer.run(stop))
+    await _until(lambda: sum(map(len, handler.batches)) == 3)
+    assert handler.batches == [["u1", "u2", "u3"]] and handler.single == []
+    # Each message of the batch has its own consumer span.
+    spans = [s for s in telemetry.finished(f"{subject} process") if s.kind == SpanKind.CONSUMER]
+    assert len(spans) == 3 and {s.attributes["messaging.batch.message_count"] for s in spans} == {3}
+
+    stop.set()
+    await task
+    for user in ("u4", "poison", "u5"):
+        await bus.publish(subject, identity_pb2.UserRegistered(user_id=user))
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    await _until(lambda: _caught_up(bus, subject, "batcher"))
+    await _until(lambda: {"u4", "u5"} <= set(handler.single))
+    stop.set()
+    await task
+    assert handler.single == ["u4", "u5"]  # the poison one was refused alone, the rest applied
+    assert handler.batches == [["u1", "u2", "u3"]]

@@ -6,6 +6,7 @@ What billing publishes is in service.py (always through the outbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from rapport.events.v1 import identity_pb2 as identity_events
 from rapport.events.v1 import scheduling_pb2 as sched
 from rapport.events.v1 import sessions_pb2
 from rapport_platform.bus import Bus, Consumer, Event
-from rapport_platform.outbox import consume_once
+from rapport_platform.outbox import consume_many, consume_once
 from rapport_platform.store import Session
 
 from rapport_billing import domain
@@ -61,23 +62,33 @@ _MESSAGES: dict[str, Any] = {
 }
 
 
+# Events that split money ask identity for the clinic's current commission first: they go one
+# at a time (a booking earlier in the same batch would not be visible to that question yet).
+SPLITS_MONEY = ("appointment_cancelled", "appointment_no_show", "appointment_completed")
+
+
+class NotBatched(Exception):
+    """A batch with an event that must be applied on its own."""
+
+
 class SchedulingHandler:
     def __init__(self, billing: Billing, durable: str = SCHEDULING_CONSUMER) -> None:
         self.billing = billing
         self.durable = durable
 
-    async def __call__(self, event: Event) -> None:
+    async def _prepared(
+        self, event: Event
+    ) -> tuple[Callable[[Session], Awaitable[None]], list[str]]:
+        """The event's effect inside the transaction, and the ids of the invoice events it
+        records, which this handler publishes once committed (one write each instead of the
+        relay's rounds; the relay still covers a crash in between)."""
         name = event.subject.rsplit(".", 1)[-1]
         b = self.billing
-        # Events that split money ask identity for the clinic's current commission first,
-        # outside the transaction (identity down: the event is retried).
+        # Asked outside the transaction (identity down: the event is retried).
         fresh: int | None = None
-        if name in ("appointment_cancelled", "appointment_no_show", "appointment_completed"):
+        if name in SPLITS_MONEY:
             a = event.parse(_MESSAGES[name]).appointment
             fresh = await b.fresh_commission(a.appointment_id)
-
-        # A booking's invoice events are published by this handler once committed (one write
-        # each instead of the relay's rounds); the relay still covers a crash in between.
         own: list[str] = []
 
         async def effect(session: Session) -> None:
@@ -113,13 +124,33 @@ class SchedulingHandler:
                 await b.on_delivered(session, done.appointment.appointment_id, commission_bps=fresh)
             # reminder_due and anything added later: nothing to bill.
 
-        applied, _ = await consume_once(b.store, self.durable, event.id, effect)
+        return effect, own
+
+    def _committed(self, own: list[str]) -> None:
+        for event_id in own:
+            self.billing.outbox.publish_committed(event_id)
+        if not own:
+            self.billing.outbox.wake()
+
+    async def __call__(self, event: Event) -> None:
+        effect, own = await self._prepared(event)
+        applied, _ = await consume_once(self.billing.store, self.durable, event.id, effect)
         if not applied:  # applied before: what an aborted attempt added never committed
             own.clear()
-        for event_id in own:
-            b.outbox.publish_committed(event_id)
-        if not own:
-            b.outbox.wake()
+        self._committed(own)
+
+    async def many(self, events: Sequence[Event]) -> None:
+        """A backlog of bookings in one transaction: one event record insert and one commit for
+        all of them (the consumer falls back to one at a time if this raises)."""
+        if any(e.subject.rsplit(".", 1)[-1] in SPLITS_MONEY for e in events):
+            raise NotBatched
+        prepared = [await self._prepared(e) for e in events]
+        await consume_many(
+            self.billing.store,
+            self.durable,
+            [(e.id, p[0]) for e, p in zip(events, prepared, strict=True)],
+        )
+        self._committed([event_id for _, own in prepared for event_id in own])
 
 
 class SessionEndedHandler:

@@ -5,11 +5,12 @@ overwrites a newer one, whatever order redeliveries come in."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
 
 from rapport.events.v1 import scheduling_pb2 as sched
 from rapport_platform.bus import Event
-from rapport_platform.outbox import consume_once
+from rapport_platform.outbox import consume_many, consume_once
 from rapport_platform.store import Session, Store
 
 from rapport_notes_vault.store import NotesStore
@@ -34,15 +35,15 @@ class AppointmentProjection:
         self.store = store
         self.repo = NotesStore(store)
 
-    async def __call__(self, event: Event) -> None:
+    def _effect(self, event: Event) -> Callable[[Session], Awaitable[None]] | None:
         cls = APPOINTMENT_EVENTS.get(event.subject)
         if cls is None:
-            return  # reminders and the rest say nothing about care relationships
+            return None  # reminders and the rest say nothing about care relationships
         msg = event.parse(cls)
         a = msg.appointment
         if not a.appointment_id:
             log.warning("appointment event without an appointment (event %s)", event.id)
-            return
+            return None
         as_of = msg.occurred_at.ToDatetime(tzinfo=UTC)
         snapshot = {
             "_id": a.appointment_id,
@@ -56,4 +57,14 @@ class AppointmentProjection:
         async def effect(session: Session) -> None:
             await self.repo.apply_appointment(session, snapshot, as_of)
 
-        await consume_once(self.store, CONSUMER, event.id, effect)
+        return effect
+
+    async def __call__(self, event: Event) -> None:
+        effect = self._effect(event)
+        if effect is not None:
+            await consume_once(self.store, CONSUMER, event.id, effect)
+
+    async def many(self, events: Sequence[Event]) -> None:
+        """A backlog's events in one transaction (the consumer falls back to one at a time)."""
+        work = [(e.id, effect) for e in events if (effect := self._effect(e)) is not None]
+        await consume_many(self.store, CONSUMER, work)

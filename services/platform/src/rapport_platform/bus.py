@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import nats
 import nats.errors
@@ -92,6 +92,17 @@ class Event:
 
 
 Handler = Callable[[Event], Awaitable[None]]
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that can also apply several events at once (one transaction for all, see
+    outbox.consume_many). `many` is all or nothing: when it raises, the consumer applies the
+    events one at a time."""
+
+    async def __call__(self, event: Event) -> None: ...
+
+    async def many(self, events: Sequence[Event]) -> None: ...
 
 
 class Bus:
@@ -262,9 +273,24 @@ class Consumer:
                     sub = None
                     await asyncio.sleep(0.5)
                     continue
+                counted = False  # a batch that was not applied has counted its redeliveries
+                if len(msgs) > 1 and isinstance(self.handler, BatchHandler):
+                    try:
+                        if await self._handle_many(msgs):
+                            continue
+                        counted = True
+                    except Exception as exc:  # NATS gone mid-ack: redelivered after ack_wait
+                        log.warning(
+                            "consumer %s could not settle a batch: %s",
+                            self.durable,
+                            type(exc).__name__,
+                        )
+                        sub = None
+                        await asyncio.sleep(0.5)
+                        continue
                 for msg in msgs:
                     try:
-                        await self._handle(msg)
+                        await self._handle(msg, count=not counted)
                     except Exception as exc:  # e.g. NATS gone mid-ack: redelivered after ack_wait
                         log.warning(
                             "consumer %s could not settle a message: %s",
@@ -304,14 +330,15 @@ class Consumer:
             self.subject, durable=self.durable, stream=self.stream, config=config
         )
 
-    async def _handle(self, msg: Msg) -> None:
+    def _event(self, msg: Msg, *, count: bool = True) -> Event:
         headers = dict(msg.headers or {})
         meta = msg.metadata
         deliveries = int(meta.num_delivered or 1)
-        _lag[(self.stream, self.durable)] = int(meta.num_pending or 0)
-        if deliveries > 1:
-            _redeliveries.add(1, {"stream": self.stream, "consumer": self.durable})
-        event = Event(
+        if count:
+            _lag[(self.stream, self.durable)] = int(meta.num_pending or 0)
+            if deliveries > 1:
+                _redeliveries.add(1, {"stream": self.stream, "consumer": self.durable})
+        return Event(
             id=headers.get("ce-id", ""),
             type=headers.get("ce-type", msg.subject),
             source=headers.get("ce-source", ""),
@@ -321,20 +348,65 @@ class Consumer:
             deliveries=deliveries,
             headers=headers,
         )
-        parent = propagate.extract(headers)
+
+    def _attributes(self, event: Event, **more: Any) -> dict[str, Any]:
+        return {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": event.subject,
+            "messaging.consumer.group.name": self.durable,
+            "messaging.message.id": event.id,
+            "messaging.message.delivery_count": event.deliveries,
+            **more,
+        }
+
+    async def _handle_many(self, msgs: list[Msg]) -> bool:
+        """A fetch's messages through the handler's `many` (one transaction for all, where the
+        handler can), each with its own span, a child of its producer's, and all acked once
+        applied. False: nothing was applied, they go one at a time."""
+        events = [self._event(m) for m in msgs]
+        spans = [
+            _tracer.start_span(
+                f"{e.subject} process",
+                context=propagate.extract(e.headers),
+                kind=SpanKind.CONSUMER,
+                attributes=self._attributes(e, **{"messaging.batch.message_count": len(msgs)}),
+            )
+            for e in events
+        ]
+        token = otel_context.attach(trace.set_span_in_context(spans[0]))
+        try:
+            await self.handler.many(events)  # type: ignore[attr-defined]
+        except Exception as exc:
+            log.info(
+                "consumer %s: a batch of %d was not applied (%s); one at a time",
+                self.durable,
+                len(msgs),
+                type(exc).__name__,
+            )
+            for span in spans:
+                span.add_event("applied one at a time")
+                span.end()
+            return False
+        finally:
+            otel_context.detach(token)
+        try:
+            for msg in msgs:
+                await msg.ack()
+        finally:
+            for span in spans:
+                span.end()
+        return True
+
+    async def _handle(self, msg: Msg, *, count: bool = True) -> None:
+        event = self._event(msg, count=count)
+        parent = propagate.extract(event.headers)
         token = otel_context.attach(parent)
         try:
             with _tracer.start_as_current_span(
                 f"{msg.subject} process",
                 kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": msg.subject,
-                    "messaging.consumer.group.name": self.durable,
-                    "messaging.message.id": event.id,
-                    "messaging.message.delivery_count": deliveries,
-                },
+                attributes=self._attributes(event),
             ) as span:
                 try:
                     await self.handler(event)

@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -231,6 +231,28 @@ class Outbox:
                 halt.cancel()
             if stop.is_set() and not self._wake.is_set():
                 return
+
+
+async def consume_many(
+    store: Store, consumer: str, work: Sequence[tuple[str, Callable[[Session], Awaitable[Any]]]]
+) -> None:
+    """Several events' effects, in order, in one transaction: one insert of their records and
+    one commit for all (a consumer catching up with a backlog). All or nothing: an event applied
+    before (its record's duplicate key) or any effect's failure raises, and the caller applies
+    them one at a time with consume_once."""
+    if not work:
+        return
+    processed = store.db[PROCESSED]
+    at = _now()
+
+    async def tx(session: Session) -> None:
+        await processed.insert_many(
+            [{"_id": f"{consumer}:{event_id}", "at": at} for event_id, _ in work], session=session
+        )
+        for _, effect in work:
+            await effect(session)
+
+    await store.transaction(tx)
 
 
 async def consume_once(
