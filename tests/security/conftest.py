@@ -190,9 +190,18 @@ async def world(full_stack, full_http):
     await mongo.close()
 
 
-async def snapshot(mongo: AsyncMongoClient, databases: list[str], skip: set[str]) -> dict:
+async def snapshot(
+    mongo: AsyncMongoClient,
+    databases: list[str],
+    skip: set[str],
+    *,
+    expiring_before: datetime | None = None,
+) -> dict:
     """A digest of every document of every service's database (collections in `skip` aside):
-    equal digests mean nothing was written."""
+    equal digests mean nothing was written. `expiring_before`: documents whose `expires_at`
+    falls before it are left out (the database's TTL sweep removes them on its own schedule,
+    such as a hold another test made)."""
+    query = {} if expiring_before is None else {"expires_at": {"$not": {"$lte": expiring_before}}}
     out: dict[str, str] = {}
     for name in databases:
         db = mongo[name]
@@ -202,7 +211,7 @@ async def snapshot(mongo: AsyncMongoClient, databases: list[str], skip: set[str]
                 continue
             h = hashlib.sha256()
             # Raw BSON, undecoded: the same bytes for the same documents, and cheap.
-            async for batch in db[coll].find_raw_batches({}, sort=[("_id", 1)]):
+            async for batch in db[coll].find_raw_batches(query, sort=[("_id", 1)]):
                 h.update(batch)
             out[f"{name}.{coll}"] = h.hexdigest()
     return out

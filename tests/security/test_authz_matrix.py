@@ -635,12 +635,21 @@ async def trace_change(
     return found or [f"refused calls changed {changed} (no single route did it again)"]
 
 
+# One horizon for every digest of the run: a document expiring before it (a hold another test
+# made, which the TTL sweep may remove between two digests) is in none of them; one expiring
+# later cannot be swept while the matrix runs.
+TTL_HORIZON = timedelta(minutes=30)
+_horizon: list[datetime] = []
+
+
 async def digest(mongo: AsyncMongoClient, full_stack: FullStack) -> dict:
     """The databases' digest once the platform has settled: effects still on their way from
     earlier calls (an invoice billing writes for a booking) must not look like a refused
     caller's writes."""
     await settled(mongo, full_stack.databases, full_stack.consumers, full_stack.stack.deps.nats_url)
-    return await snapshot(mongo, full_stack.databases, BOOKKEEPING)
+    if not _horizon:
+        _horizon.append(datetime.now(UTC) + TTL_HORIZON)
+    return await snapshot(mongo, full_stack.databases, BOOKKEEPING, expiring_before=_horizon[0])
 
 
 async def _invoice(http: httpx.AsyncClient, headers: dict, appointment_id: str) -> str | None:
