@@ -273,37 +273,31 @@ class Consumer:
                     sub = None
                     await asyncio.sleep(0.5)
                     continue
-                counted = False  # a batch that was not applied has counted its redeliveries
-                if len(msgs) > 1 and isinstance(self.handler, BatchHandler):
-                    try:
-                        if await self._handle_many(msgs):
-                            continue
-                        counted = True
-                    except Exception as exc:  # NATS gone mid-ack: redelivered after ack_wait
-                        log.warning(
-                            "consumer %s could not settle a batch: %s",
-                            self.durable,
-                            type(exc).__name__,
-                        )
-                        sub = None
-                        await asyncio.sleep(0.5)
-                        continue
-                for msg in msgs:
-                    try:
-                        await self._handle(msg, count=not counted)
-                    except Exception as exc:  # e.g. NATS gone mid-ack: redelivered after ack_wait
-                        log.warning(
-                            "consumer %s could not settle a message: %s",
-                            self.durable,
-                            type(exc).__name__,
-                        )
-                        sub = None
-                        await asyncio.sleep(0.5)
-                        break
+                try:
+                    await self._settle(msgs)
+                except Exception as exc:  # e.g. NATS gone mid-ack: redelivered after ack_wait
+                    log.warning(
+                        "consumer %s could not settle a message: %s",
+                        self.durable,
+                        type(exc).__name__,
+                    )
+                    sub = None
+                    await asyncio.sleep(0.5)
         finally:
             if sub is not None:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
+
+    async def _settle(self, msgs: list[Msg]) -> None:
+        """A fetch's messages: at once through the handler's `many` where it has one, else (or
+        when the batch was not applied) one at a time."""
+        counted = False
+        if len(msgs) > 1 and isinstance(self.handler, BatchHandler):
+            if await self._handle_many(msgs):
+                return
+            counted = True  # a batch that was not applied has counted its redeliveries
+        for msg in msgs:
+            await self._handle(msg, count=not counted)
 
     async def _fetch(self, sub: Any, stop: asyncio.Event) -> list[Msg]:
         """The next batch, or nothing once stop is set: a stop does not wait out the fetch

@@ -445,16 +445,19 @@ class RetentionReply(BaseModel):
     minimum_days: int = Field(description="the deployment's retention: never less")
 
 
+def retention_reply(r: pb.ClinicRetention) -> RetentionReply:
+    return RetentionReply(
+        clinic_id=r.clinic_id, retention_days=r.retention_days, minimum_days=r.minimum_days
+    )
+
+
 @router.get("/v1/clinics/{clinic_id}/records-retention", response_model=RetentionReply)
 async def get_retention(clinic_id: Id, request: Request, token: Token) -> RetentionReply:
     """The clinic's admin reads how long its clients' records outlive an erasure request."""
     reply = await notes(request).GetClinicRetention(
         pb.GetClinicRetentionRequest(clinic_id=clinic_id), metadata=auth(token)
     )
-    r = reply.retention
-    return RetentionReply(
-        clinic_id=r.clinic_id, retention_days=r.retention_days, minimum_days=r.minimum_days
-    )
+    return retention_reply(reply.retention)
 
 
 @router.put("/v1/clinics/{clinic_id}/records-retention", response_model=RetentionReply)
@@ -468,10 +471,7 @@ async def set_retention(
         pb.SetClinicRetentionRequest(clinic_id=clinic_id, retention_days=body.retention_days),
         metadata=auth(token),
     )
-    r = reply.retention
-    return RetentionReply(
-        clinic_id=r.clinic_id, retention_days=r.retention_days, minimum_days=r.minimum_days
-    )
+    return retention_reply(reply.retention)
 
 
 class ErasureReply(BaseModel):
